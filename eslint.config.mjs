@@ -1,0 +1,74 @@
+import nx from '@nx/eslint-plugin';
+import tseslint from 'typescript-eslint';
+import prettier from 'eslint-config-prettier';
+
+/** Who may import whom (ARCHITECTURE.md "Dependency rule"); tests may also use the testing lib. */
+function boundaries(inTests) {
+  const constraints = [
+    { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [] },
+    { sourceTag: 'type:protocol', onlyDependOnLibsWithTags: [] },
+    { sourceTag: 'type:core', onlyDependOnLibsWithTags: ['type:contracts', 'type:protocol', 'type:core'] },
+    { sourceTag: 'type:publisher', onlyDependOnLibsWithTags: ['type:contracts'] },
+    { sourceTag: 'type:service', onlyDependOnLibsWithTags: ['type:contracts', 'type:protocol', 'type:core'] },
+    {
+      sourceTag: 'type:app',
+      onlyDependOnLibsWithTags: ['type:service', 'type:core', 'type:contracts', 'type:protocol'],
+    },
+    {
+      sourceTag: 'type:testing',
+      onlyDependOnLibsWithTags: ['type:contracts', 'type:protocol', 'type:core', 'type:publisher'],
+    },
+    {
+      sourceTag: 'type:e2e',
+      onlyDependOnLibsWithTags: ['type:testing', 'type:contracts', 'type:protocol', 'type:publisher'],
+    },
+  ];
+  return {
+    enforceBuildableLibDependency: false,
+    allow: [],
+    depConstraints: inTests
+      ? constraints.map((c) => ({
+          ...c,
+          onlyDependOnLibsWithTags: [...c.onlyDependOnLibsWithTags, 'type:testing'],
+        }))
+      : constraints,
+  };
+}
+
+export default tseslint.config(
+  { ignores: ['**/dist/**', '**/node_modules/**', 'tmp/**', 'coverage/**', '.nx/**', '**/*.js', '**/*.mjs'] },
+  ...nx.configs['flat/base'],
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    files: ['**/*.ts'],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-console': 'error',
+      '@nx/enforce-module-boundaries': ['error', boundaries(false)],
+    },
+  },
+  {
+    // Tests may reach into any lib of ours (never an app) and use looser typing for assertions.
+    files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts', 'libs/testing/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': ['error', boundaries(true)],
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/unbound-method': 'off',
+    },
+  },
+  {
+    // Operator commands talk to a terminal.
+    files: ['apps/*/src/cli/**/*.ts'],
+    rules: { 'no-console': 'off' },
+  },
+  prettier,
+);

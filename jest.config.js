@@ -1,0 +1,20 @@
+// One Jest run, three tiers. `npm test` builds first because the e2e tier starts the built apps.
+const preset = require('./jest.preset');
+
+const tier = (displayName, testMatch, extra = {}) => ({
+  ...preset,
+  displayName,
+  rootDir: __dirname,
+  testMatch,
+  ...extra,
+});
+
+module.exports = {
+  projects: [
+    tier('unit', ['<rootDir>/{apps,libs}/**/*.spec.ts']),
+    // I/O tiers share two cores with the processes they start: generous per-test deadlines, so a
+    // slow moment fails only a test that really hangs.
+    tier('integration', ['<rootDir>/{apps,libs}/**/*.int-spec.ts'], { testTimeout: 20_000 }),
+    tier('e2e', ['<rootDir>/e2e/**/*.e2e-spec.ts'], { testTimeout: 60_000 }),
+  ],
+};
