@@ -1,0 +1,87 @@
+import { type PushPayloads } from './payloads';
+import { type PushType } from './push-type';
+import { ValidationError } from './validation.error';
+import { assertPushType, isPlainObject, normalizePayload } from './validation';
+
+/**
+ * One vault event as it is stored in the EVENTS stream. WIRE SHAPE: these keys are what every
+ * producer (gateway `/send`, `@herald/publisher`) writes and the dispatcher reads.
+ */
+export interface HeraldEvent<T extends PushType = PushType> {
+  /** Unique per event; also the `Nats-Msg-Id`, so a retried publish is stored once. */
+  id: string;
+  type: T;
+  payload: PushPayloads[T];
+  /** Identifier of the device that caused the change (clients ignore their own), or null. */
+  contextId: string | null;
+  /** When Herald first accepted the event. */
+  acceptedAt: Date;
+}
+
+export type AnyHeraldEvent = { [T in PushType]: HeraldEvent<T> }[PushType];
+
+/** What `/send` carries, in any of Bitwarden's JSON dialects. */
+export interface SendRequest {
+  type: PushType;
+  payload: Record<string, unknown>;
+  contextId: string | null;
+}
+
+const MAX_CONTEXT_ID_LENGTH = 256;
+
+function readKey(body: Record<string, unknown>, name: string, path: string): unknown {
+  const matches = Object.keys(body).filter((key) => key.toLowerCase() === name);
+  if (matches.length > 1) {
+    throw new ValidationError(path, 'given twice in different letter cases');
+  }
+  return matches.length === 1 ? body[matches[0]] : undefined;
+}
+
+export function normalizeContextId(value: unknown, path = 'contextId'): string | null {
+  if (value === null || value === undefined) {
+    return null;
+  }
+  if (typeof value !== 'string' || value.length > MAX_CONTEXT_ID_LENGTH) {
+    throw new ValidationError(path, 'expected a string of at most 256 characters or null');
+  }
+  return value.length === 0 ? null : value;
+}
+
+/**
+ * Parses the vault API's `/send` envelope `{type, payload, contextId}`: camelCase with nulls,
+ * PascalCase with nulls omitted, or mixed. Throws ValidationError naming the field at fault.
+ */
+export function parseSendRequest(body: unknown): SendRequest {
+  if (!isPlainObject(body)) {
+    throw new ValidationError('', 'the body must be a JSON object {type, payload, contextId}');
+  }
+  const type = assertPushType(readKey(body, 'type', 'type'));
+  const payload = normalizePayload(type, readKey(body, 'payload', 'payload')) as unknown as Record<
+    string,
+    unknown
+  >;
+  const contextId = normalizeContextId(readKey(body, 'contextid', 'contextId'));
+  return { type, payload, contextId };
+}
+
+/** Re-validates an event decoded from the wire; the dispatcher dead-letters what this rejects. */
+export function validateEvent(value: unknown): AnyHeraldEvent {
+  if (!isPlainObject(value)) {
+    throw new ValidationError('', 'an event must be a map');
+  }
+  const { id, type, payload, contextId, acceptedAt } = value;
+  if (typeof id !== 'string' || id.length === 0 || id.length > 128) {
+    throw new ValidationError('id', 'expected a non-empty string of at most 128 characters');
+  }
+  if (!(acceptedAt instanceof Date) || Number.isNaN(acceptedAt.getTime())) {
+    throw new ValidationError('acceptedAt', 'expected a timestamp');
+  }
+  const pushType = assertPushType(type);
+  return {
+    id,
+    type: pushType,
+    payload: normalizePayload(pushType, payload),
+    contextId: normalizeContextId(contextId),
+    acceptedAt,
+  } as AnyHeraldEvent;
+}

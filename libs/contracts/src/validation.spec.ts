@@ -1,0 +1,157 @@
+import { describe, expect, it } from '@jest/globals';
+
+import { parseSendRequest } from './event';
+import { PushType, PUSH_TYPES } from './push-type';
+import { PAYLOAD_SCHEMAS } from './payload-schemas';
+import { ValidationError } from './validation.error';
+import { normalizePayload } from './validation';
+
+const CIPHER_ID = '0D4F3B1E-2C47-4E7B-9E2B-6B1F8A0C1D2E';
+const USER_ID = '5a6b7c8d-1e2f-4a3b-8c9d-0e1f2a3b4c5d';
+
+function rejectionOf(action: () => unknown): ValidationError {
+  try {
+    action();
+  } catch (error) {
+    if (error instanceof ValidationError) return error;
+    throw error;
+  }
+  throw new Error('expected a ValidationError');
+}
+
+describe('parseSendRequest', () => {
+  it('accepts camelCase with explicit nulls (self-hosted /send)', () => {
+    const request = parseSendRequest({
+      type: 0,
+      payload: {
+        id: CIPHER_ID,
+        userId: USER_ID,
+        organizationId: null,
+        collectionIds: null,
+        revisionDate: '2024-05-01T10:11:12.1234567Z',
+      },
+      contextId: 'device-1',
+    });
+    expect(request).toEqual({
+      type: PushType.SyncCipherUpdate,
+      payload: {
+        Id: CIPHER_ID.toLowerCase(),
+        UserId: USER_ID,
+        OrganizationId: null,
+        CollectionIds: null,
+        RevisionDate: new Date('2024-05-01T10:11:12.123Z'),
+      },
+      contextId: 'device-1',
+    });
+  });
+
+  it('accepts PascalCase with nulls omitted (cloud queue)', () => {
+    const request = parseSendRequest({
+      Type: 5,
+      Payload: { UserId: USER_ID.toUpperCase(), Date: '2024-05-01T10:11:12Z' },
+    });
+    expect(request).toEqual({
+      type: PushType.SyncVault,
+      payload: { UserId: USER_ID, Date: new Date('2024-05-01T10:11:12Z') },
+      contextId: null,
+    });
+  });
+
+  it('accepts mixed casing and forwards unknown fields', () => {
+    const request = parseSendRequest({
+      TYPE: 11,
+      payload: { UserId: USER_ID, reason: 1, extraField: { nested: true } },
+      ContextId: null,
+    });
+    expect(request.payload).toEqual({ UserId: USER_ID, Reason: 1, ExtraField: { nested: true } });
+  });
+
+  it('reads a date without a zone as UTC', () => {
+    const request = parseSendRequest({
+      type: 4,
+      payload: { userId: USER_ID, date: '2024-05-01T10:11:12.5' },
+    });
+    expect((request.payload.Date as Date).toISOString()).toBe('2024-05-01T10:11:12.500Z');
+  });
+
+  it.each([
+    [{ type: 28, payload: {} }, 'type'],
+    [{ type: '0', payload: {} }, 'type'],
+    [{ type: 1.5, payload: {} }, 'type'],
+    [{ payload: {} }, 'type'],
+    [{ type: 0 }, 'payload'],
+    [{ type: 0, payload: [] }, 'payload'],
+    [{ type: 0, payload: { id: 'not-a-guid', revisionDate: '2024-01-01T00:00:00Z' } }, 'payload.Id'],
+    [{ type: 0, payload: { id: CIPHER_ID } }, 'payload.RevisionDate'],
+    [{ type: 0, payload: { id: CIPHER_ID, revisionDate: 'yesterday' } }, 'payload.RevisionDate'],
+    [
+      { type: 0, payload: { id: CIPHER_ID, revisionDate: '2024-01-01T00:00:00Z', collectionIds: 'x' } },
+      'payload.CollectionIds',
+    ],
+    [{ type: 18, payload: { organizationId: USER_ID, enabled: 'yes' } }, 'payload.Enabled'],
+    [{ type: 20, payload: { id: USER_ID, priority: 9 } }, 'payload.Priority'],
+    [
+      { type: 5, payload: { userId: USER_ID, UserId: USER_ID, date: '2024-01-01T00:00:00Z' } },
+      'payload.UserId',
+    ],
+    [{ type: 5, payload: { userId: USER_ID, date: '2024-01-01T00:00:00Z' }, contextId: 42 }, 'contextId'],
+    [{ type: 0, Type: 0, payload: {} }, 'type'],
+  ])('rejects %j at %s', (body, path) => {
+    expect(rejectionOf(() => parseSendRequest(body)).path).toBe(path);
+  });
+
+  it('rejects a body that is not an object', () => {
+    for (const body of [null, 'x', 1, [], undefined]) {
+      expect(rejectionOf(() => parseSendRequest(body)).message).toMatch(/JSON object/);
+    }
+  });
+
+  it('validates nested policy objects', () => {
+    const base = {
+      type: 25,
+      payload: {
+        organizationId: USER_ID,
+        policy: {
+          id: CIPHER_ID,
+          organizationId: USER_ID,
+          type: 1,
+          data: null,
+          enabled: true,
+          creationDate: '2024-01-01T00:00:00Z',
+          revisionDate: '2024-01-02T00:00:00Z',
+        },
+      },
+    };
+    const request = parseSendRequest(base);
+    expect(request.payload.Policy).toMatchObject({ Id: CIPHER_ID.toLowerCase(), Type: 1, Enabled: true });
+    const broken = structuredClone(base);
+    delete (broken.payload.policy as Partial<typeof broken.payload.policy>).enabled;
+    expect(rejectionOf(() => parseSendRequest(broken)).path).toBe('payload.Policy.Enabled');
+  });
+
+  it('never lets input set a prototype', () => {
+    const body = JSON.parse(
+      `{"type":5,"payload":{"userId":"${USER_ID}","date":"2024-01-01T00:00:00Z","__proto__":{"polluted":true}}}`,
+    ) as unknown;
+    const request = parseSendRequest(body);
+    expect(Object.getPrototypeOf(request.payload)).toBe(Object.prototype);
+    expect((request.payload as { polluted?: boolean }).polluted).toBeUndefined();
+  });
+});
+
+describe('payload schemas', () => {
+  it('has a schema for every PushType', () => {
+    expect(PUSH_TYPES).toHaveLength(28);
+    for (const type of PUSH_TYPES) {
+      expect(PAYLOAD_SCHEMAS[type]).toBeDefined();
+    }
+  });
+
+  it('accepts Date objects as well as strings (publisher path)', () => {
+    const date = new Date('2024-01-01T00:00:00Z');
+    expect(normalizePayload(PushType.SyncSettings, { UserId: USER_ID, Date: date })).toEqual({
+      UserId: USER_ID,
+      Date: date,
+    });
+  });
+});

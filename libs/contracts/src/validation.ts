@@ -1,0 +1,146 @@
+import { type FieldSchema, PAYLOAD_SCHEMAS, type PayloadSchema } from './payload-schemas';
+import { type PushPayloads } from './payloads';
+import { isPushType, type PushType } from './push-type';
+import { ValidationError } from './validation.error';
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// ISO-8601 date-time as .NET writes it: up to 7 fraction digits, `Z`, an offset, or no zone (UTC).
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/i;
+const MAX_STRING_LENGTH = 64 * 1024;
+const MAX_ARRAY_LENGTH = 10_000;
+
+export function isGuid(value: unknown): value is string {
+  return typeof value === 'string' && GUID.test(value);
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  // Compared by tag, not by prototype identity, so objects from another realm (vm, worker) pass.
+  return Object.prototype.toString.call(value) === '[object Object]';
+}
+
+/** Lowercase hyphenated GUID, or a ValidationError naming the field. */
+export function normalizeGuid(value: unknown, path: string): string {
+  if (!isGuid(value)) {
+    throw new ValidationError(path, `expected a GUID, got ${describe(value)}`);
+  }
+  return value.toLowerCase();
+}
+
+function normalizeDate(value: unknown, path: string): Date {
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) {
+      throw new ValidationError(path, 'invalid date');
+    }
+    return value;
+  }
+  if (typeof value !== 'string' || !ISO_DATE_TIME.test(value)) {
+    throw new ValidationError(path, `expected an ISO-8601 date-time string, got ${describe(value)}`);
+  }
+  // A date-time without a zone is UTC (what .NET means by it), never the server's local time.
+  const zoned = /(Z|[+-]\d{2}:?\d{2})$/i.test(value) ? value : `${value}Z`;
+  const date = new Date(zoned);
+  if (Number.isNaN(date.getTime())) {
+    throw new ValidationError(path, `not a valid date: ${JSON.stringify(value)}`);
+  }
+  return date;
+}
+
+function normalizeField(value: unknown, schema: FieldSchema, path: string): unknown {
+  switch (schema.kind) {
+    case 'guid':
+      return normalizeGuid(value, path);
+    case 'guid[]':
+      if (!Array.isArray(value) || value.length > MAX_ARRAY_LENGTH) {
+        throw new ValidationError(path, `expected an array of GUIDs, got ${describe(value)}`);
+      }
+      return value.map((entry, index) => normalizeGuid(entry, `${path}[${index}]`));
+    case 'date':
+      return normalizeDate(value, path);
+    case 'bool':
+      if (typeof value !== 'boolean') {
+        throw new ValidationError(path, `expected a boolean, got ${describe(value)}`);
+      }
+      return value;
+    case 'int': {
+      const [min, max] = schema.range ?? [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER];
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+        throw new ValidationError(path, `expected an integer from ${min} to ${max}, got ${describe(value)}`);
+      }
+      return value;
+    }
+    case 'string':
+      if (typeof value !== 'string' || value.length > MAX_STRING_LENGTH) {
+        throw new ValidationError(path, `expected a string, got ${describe(value)}`);
+      }
+      return value;
+    case 'object':
+      return normalizeObject(value, schema.fields ?? {}, path);
+  }
+}
+
+/**
+ * Checks `value` against `schema` and returns a copy with PascalCase keys. Keys match their schema
+ * field in any case (camelCase, PascalCase, mixed); fields the schema does not name are forwarded
+ * with their first letter capitalised. Optional fields may be null or missing; nulls are kept.
+ */
+function normalizeObject(value: unknown, schema: PayloadSchema, path: string): Record<string, unknown> {
+  if (!isPlainObject(value)) {
+    throw new ValidationError(path, `expected an object, got ${describe(value)}`);
+  }
+  const fieldsByLowerName = new Map(Object.keys(schema).map((name) => [name.toLowerCase(), name]));
+  const result: Record<string, unknown> = {};
+  for (const [key, raw] of Object.entries(value)) {
+    const name = fieldsByLowerName.get(key.toLowerCase()) ?? key.charAt(0).toUpperCase() + key.slice(1);
+    if (name === '__proto__') {
+      continue; // never let input reach an object's prototype
+    }
+    if (Object.prototype.hasOwnProperty.call(result, name)) {
+      throw new ValidationError(join(path, name), 'given twice in different letter cases');
+    }
+    const field = schema[name];
+    result[name] =
+      field === undefined || raw === null || raw === undefined
+        ? raw
+        : normalizeField(raw, field, join(path, name));
+  }
+  for (const [name, field] of Object.entries(schema)) {
+    if (field.required && (result[name] === undefined || result[name] === null)) {
+      throw new ValidationError(join(path, name), 'is required');
+    }
+  }
+  return result;
+}
+
+/** Validates and normalises a payload for `type`. Throws ValidationError naming the field at fault. */
+export function normalizePayload<T extends PushType>(
+  type: T,
+  payload: unknown,
+  path = 'payload',
+): PushPayloads[T] {
+  return normalizeObject(payload, PAYLOAD_SCHEMAS[type], path) as unknown as PushPayloads[T];
+}
+
+export function assertPushType(value: unknown, path = 'type'): PushType {
+  if (!isPushType(value)) {
+    throw new ValidationError(
+      path,
+      `unknown push type ${describe(value)} (expected an integer from 0 to 27)`,
+    );
+  }
+  return value;
+}
+
+function join(path: string, name: string): string {
+  return path ? `${path}.${name}` : name;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Date) return 'a Date';
+  if (typeof value === 'string') {
+    return value.length > 40 ? `a ${value.length}-character string` : JSON.stringify(value);
+  }
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return typeof value === 'object' ? 'an object' : typeof value;
+}
