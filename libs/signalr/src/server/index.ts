@@ -1,0 +1,5 @@
+export * from './close-reason';
+export * from './hub-connection';
+export * from './hub-definition';
+export * from './signalr-server';
+export * from './negotiation-registry';

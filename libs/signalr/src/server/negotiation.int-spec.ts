@@ -1,0 +1,163 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { type AddressInfo } from 'node:net';
+
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { HttpTransportType, HubConnectionBuilder, LogLevel } from '@microsoft/signalr';
+import { pino } from 'pino';
+import { WebSocket } from 'ws';
+
+import { eventually } from '@herald/testing';
+
+import { MessagePackHubProtocol, MessageType } from '../protocol';
+import { CloseReason } from './close-reason';
+import { SignalRServer } from './signalr-server';
+
+const HANDSHAKE = Buffer.from('{"protocol":"messagepack","version":1}\x1e');
+
+describe('SignalRServer negotiate, periodic invocations and admission', () => {
+  let http: Server;
+  let server: SignalRServer;
+  let base: string;
+  let admitted = 0;
+  let released = 0;
+
+  const negotiate = async (query = '') => {
+    const response = await fetch(`${base}/hub/negotiate${query}`, {
+      method: 'POST',
+      headers: { 'x-test': 'ok' },
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+
+  const upgrade = (path: string) =>
+    new Promise<WebSocket>((resolve, reject) => {
+      const socket = new WebSocket(`${base.replace('http', 'ws')}${path}`, { headers: { 'x-test': 'ok' } });
+      socket.once('open', () => resolve(socket));
+      socket.once('unexpected-response', (_request, response) =>
+        reject(new Error(`HTTP ${response.statusCode}`)),
+      );
+      socket.once('error', reject);
+    });
+
+  beforeAll(async () => {
+    server = new SignalRServer(pino({ level: 'silent' }), { tickMs: 50, negotiateTtlMs: 500 });
+    server.addHub<string>({
+      name: 'hub',
+      paths: ['/hub'],
+      authorize: (request: IncomingMessage) => {
+        const authorized =
+          request.headers['x-test'] === 'ok' ||
+          request.headers.authorization === 'Bearer ok' ||
+          request.url?.includes('access_token=ok');
+        if (!authorized) {
+          return Promise.resolve({ accept: false as const, status: 401, reason: 'no' });
+        }
+        admitted += 1;
+        return Promise.resolve({
+          accept: true as const,
+          identity: 'someone',
+          release: () => (released += 1),
+        });
+      },
+      onConnected: () => Promise.resolve(),
+      onDisconnected: () => undefined,
+      periodicInvocation: { target: 'Heartbeat', intervalMs: 200 },
+    });
+    http = createServer((request, response) => {
+      void server.negotiate(request).then(({ status, body }) => {
+        response.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
+      });
+    });
+    server.attach(http);
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    server.shutdown(CloseReason.ServerShutdown, false);
+    await new Promise((resolve) => http.close(resolve));
+  });
+
+  it('answers negotiate version 1 with a connection token and WebSockets in both formats', async () => {
+    const { status, body } = await negotiate('?negotiateVersion=1');
+    expect(status).toBe(200);
+    expect(body).toEqual({
+      negotiateVersion: 1,
+      connectionId: expect.any(String),
+      connectionToken: expect.any(String),
+      availableTransports: [{ transport: 'WebSockets', transferFormats: ['Text', 'Binary'] }],
+    });
+    expect(body.connectionToken).not.toBe(body.connectionId);
+  });
+
+  it('answers negotiate version 0 without a separate token', async () => {
+    const { body } = await negotiate();
+    expect(body).not.toHaveProperty('connectionToken');
+    expect(body).not.toHaveProperty('negotiateVersion');
+    await upgrade(`/hub?id=${String(body.connectionId)}`).then((socket) => socket.terminate());
+  });
+
+  it('refuses negotiate without authorization, and holds no reservation for it', async () => {
+    const response = await fetch(`${base}/hub/negotiate?negotiateVersion=1`, { method: 'POST' });
+    expect(response.status).toBe(401);
+    const before = { admitted, released };
+    await negotiate('?negotiateVersion=1');
+    expect(admitted - before.admitted).toBe(released - before.released);
+  });
+
+  it('lets a negotiated token open one WebSocket: 409 while it is open, 404 once it closed or if unknown', async () => {
+    const { body } = await negotiate('?negotiateVersion=1');
+    const token = String(body.connectionToken);
+    const socket = await upgrade(`/hub?id=${token}`);
+    await expect(upgrade(`/hub?id=${token}`)).rejects.toThrow('HTTP 409');
+    socket.close();
+    await eventually(() => expect(server.connectionCount).toBe(0));
+    await expect(upgrade(`/hub?id=${token}`)).rejects.toThrow('HTTP 404');
+    await expect(upgrade('/hub?id=never-issued')).rejects.toThrow('HTTP 404');
+  });
+
+  it('forgets tokens that were never used', async () => {
+    await eventually(() => expect(server.pendingNegotiations).toBe(0), { timeoutMs: 3000 });
+    const { body } = await negotiate('?negotiateVersion=1');
+    expect(server.pendingNegotiations).toBe(1);
+    await eventually(() => expect(server.pendingNegotiations).toBe(0), { timeoutMs: 3000 });
+    await expect(upgrade(`/hub?id=${String(body.connectionToken)}`)).rejects.toThrow('HTTP 404');
+  });
+
+  it('serves the real client when it negotiates', async () => {
+    const connection = new HubConnectionBuilder()
+      .withUrl(`${base}/hub`, { transport: HttpTransportType.WebSockets, accessTokenFactory: () => 'ok' })
+      .configureLogging(LogLevel.None)
+      .build();
+    const heartbeats: unknown[][] = [];
+    connection.on('Heartbeat', (...args: unknown[]) => heartbeats.push(args));
+    await connection.start();
+    expect(connection.connectionId).toEqual(expect.any(String));
+    await eventually(() => expect(heartbeats.length).toBeGreaterThanOrEqual(2), { timeoutMs: 3000 });
+    expect(heartbeats[0]).toEqual([]);
+    await connection.stop();
+  });
+
+  it('sends the periodic invocation without arguments, as a non-blocking invocation', async () => {
+    const socket = await upgrade('/hub');
+    const frames: Buffer[] = [];
+    socket.on('message', (data: Buffer) => frames.push(data));
+    socket.send(HANDSHAKE);
+    const protocol = new MessagePackHubProtocol();
+    await eventually(
+      () =>
+        expect(frames.slice(1).flatMap((frame) => protocol.parseMessages(frame))).toContainEqual({
+          type: MessageType.Invocation,
+          target: 'Heartbeat',
+          arguments: [],
+        }),
+      { timeoutMs: 3000 },
+    );
+    socket.terminate();
+  });
+
+  it('releases every admission exactly once, whether the connection opened or not', async () => {
+    await eventually(() => expect(server.connectionCount).toBe(0));
+    expect(released).toBe(admitted);
+  });
+});

@@ -1,0 +1,274 @@
+import { createServer, type Server } from 'node:http';
+import { type AddressInfo } from 'node:net';
+
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { pino } from 'pino';
+import { WebSocket } from 'ws';
+
+import { eventually } from '@herald/testing';
+
+import { JsonHubProtocol, MessagePackHubProtocol, MessageType, type HubMessage } from '../protocol';
+import { CloseReason } from './close-reason';
+import { type HubConnection } from './hub-connection';
+import { SignalRServer } from './signalr-server';
+
+const MSGPACK_HANDSHAKE = Buffer.from('{"protocol":"messagepack","version":1}\x1e');
+const JSON_HANDSHAKE = Buffer.from('{"protocol":"json","version":1}\x1e');
+const msgpack = new MessagePackHubProtocol();
+
+interface Frame {
+  data: Buffer;
+  binary: boolean;
+}
+
+/** A raw WebSocket client that records every frame, to assert bytes on the wire. */
+class RawClient {
+  readonly frames: Frame[] = [];
+  closed = false;
+
+  private constructor(readonly socket: WebSocket) {
+    socket.on('message', (data: Buffer, binary) => this.frames.push({ data, binary }));
+    socket.on('close', () => (this.closed = true));
+  }
+
+  static open(url: string, headers: Record<string, string> = { 'x-test': 'ok' }): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(url, { headers });
+      socket.once('open', () => resolve(new RawClient(socket)));
+      socket.once('unexpected-response', (_request, response) =>
+        reject(new Error(`HTTP ${response.statusCode}`)),
+      );
+      socket.once('error', reject);
+    });
+  }
+
+  send(data: Buffer, binary = true): void {
+    this.socket.send(data, { binary });
+  }
+
+  messages(): HubMessage[] {
+    return this.frames.slice(1).flatMap((frame) => msgpack.parseMessages(frame.data));
+  }
+}
+
+describe('SignalRServer on the wire', () => {
+  const logger = pino({ level: 'silent' });
+  let http: Server;
+  let server: SignalRServer;
+  let url: string;
+  const connected: HubConnection<string>[] = [];
+  const disconnected: HubConnection<string>[] = [];
+  const clients: RawClient[] = [];
+  let setupGate: Promise<void> = Promise.resolve();
+
+  const open = async (path = '/hub', headers?: Record<string, string>) => {
+    const client = await RawClient.open(`${url}${path}`, headers);
+    clients.push(client);
+    return client;
+  };
+
+  beforeAll(async () => {
+    http = createServer((_request, response) => response.writeHead(404).end());
+    server = new SignalRServer(logger, {
+      keepAliveIntervalMs: 300,
+      clientTimeoutMs: 900,
+      handshakeTimeoutMs: 400,
+      tickMs: 50,
+    });
+    server.addHub<string>({
+      name: 'hub',
+      paths: ['/hub', '/notifications/hub'],
+      authorize: (request) =>
+        Promise.resolve(
+          request.headers['x-test'] === 'ok'
+            ? { accept: true as const, identity: String(request.headers['x-id'] ?? 'user-1') }
+            : { accept: false as const, status: 401, reason: 'no token' },
+        ),
+      onConnected: async (connection) => {
+        await setupGate;
+        connected.push(connection);
+      },
+      onDisconnected: (connection) => disconnected.push(connection),
+    });
+    server.attach(http);
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    url = `ws://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  });
+
+  afterEach(() => {
+    for (const client of clients.splice(0)) client.socket.terminate();
+    setupGate = Promise.resolve();
+  });
+
+  afterAll(async () => {
+    server.shutdown(CloseReason.ServerShutdown, false);
+    await new Promise((resolve) => http.close(resolve));
+  });
+
+  it('answers a MessagePack handshake with exactly 7B 7D 1E in a binary frame', async () => {
+    const client = await open();
+    client.send(MSGPACK_HANDSHAKE, false);
+    await eventually(() => expect(client.frames).toHaveLength(1));
+    expect(client.frames[0].data.toString('hex')).toBe('7b7d1e');
+    expect(client.frames[0].binary).toBe(true);
+  });
+
+  it('answers a JSON handshake with {} and the record separator in a text frame', async () => {
+    const client = await open('/notifications/hub');
+    client.send(JSON_HANDSHAKE, false);
+    await eventually(() => expect(client.frames).toHaveLength(1));
+    expect(client.frames[0]).toEqual({ data: Buffer.from('{}\x1e'), binary: false });
+  });
+
+  it('reads messages that follow the handshake in the same frame', async () => {
+    const client = await open();
+    client.send(
+      Buffer.concat([
+        MSGPACK_HANDSHAKE,
+        msgpack.writeMessage({
+          type: MessageType.Invocation,
+          invocationId: '7',
+          target: 'Nope',
+          arguments: [],
+        }),
+      ]),
+    );
+    await eventually(() => expect(client.messages()).toHaveLength(1));
+    expect(client.messages()[0]).toMatchObject({
+      type: MessageType.Completion,
+      invocationId: '7',
+      error: "Unknown hub method 'Nope'",
+    });
+  });
+
+  it('answers the handshake only after the hub has set the connection up', async () => {
+    let release!: () => void;
+    setupGate = new Promise((resolve) => (release = resolve));
+    const client = await open();
+    client.send(MSGPACK_HANDSHAKE);
+    // A Ping from the client while the hub is still busy is queued, not mistaken for a handshake.
+    client.send(Buffer.from([0x02, 0x91, 0x06]));
+    await eventually(() => expect(server.connectionCount).toBeGreaterThan(0));
+    expect(client.frames).toHaveLength(0);
+    release();
+    await eventually(() => expect(client.frames).toHaveLength(1));
+    expect(client.closed).toBe(false);
+  });
+
+  it('refuses an unsupported protocol with an error reply and closes', async () => {
+    const client = await open();
+    client.send(Buffer.from('{"protocol":"xml","version":1}\x1e'), false);
+    await eventually(() => expect(client.closed).toBe(true));
+    const reply = client.frames[0].data.toString();
+    expect(reply.endsWith('\x1e')).toBe(true);
+    const body = JSON.parse(reply.slice(0, -1)) as Record<string, unknown>;
+    expect(body.error).toMatch(/not supported/);
+    expect(body).not.toHaveProperty('type');
+  });
+
+  it('closes a connection whose handshake does not arrive in time', async () => {
+    const client = await open();
+    await eventually(() => expect(client.closed).toBe(true), { timeoutMs: 3000 });
+    expect(client.frames).toHaveLength(0);
+  });
+
+  it('pings a silent client with 02 91 06 and closes it after the client timeout with a Close message', async () => {
+    const client = await open();
+    client.send(MSGPACK_HANDSHAKE);
+    await eventually(
+      () => expect(client.frames.some((frame) => frame.data.toString('hex') === '029106')).toBe(true),
+      { timeoutMs: 3000 },
+    );
+    await eventually(() => expect(client.closed).toBe(true), { timeoutMs: 3000 });
+    const last = client.messages().at(-1);
+    expect(last).toEqual({
+      type: MessageType.Close,
+      error: 'Server timeout elapsed without receiving a message from the client.',
+    });
+    await eventually(() =>
+      expect(disconnected.some((connection) => connection.closeReason === 'client-timeout')).toBe(true),
+    );
+  });
+
+  it('keeps a client that pings open past the client timeout', async () => {
+    const client = await open();
+    client.send(MSGPACK_HANDSHAKE);
+    // The client pings every 200 ms (its own cadence); the server must not close it for 1.5 s,
+    // well past the 900 ms client timeout. A duration is the assertion here, not a wait for an outcome.
+    const pinger = setInterval(() => client.send(Buffer.from([0x02, 0x91, 0x06])), 200);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    clearInterval(pinger);
+    expect(client.closed).toBe(false);
+    expect(client.frames[0].data.toString('hex')).toBe('7b7d1e');
+  });
+
+  it('closes with an error on a frame over 4096 bytes', async () => {
+    const client = await open();
+    client.send(MSGPACK_HANDSHAKE);
+    await eventually(() => expect(client.frames).toHaveLength(1));
+    client.send(Buffer.alloc(5000, 0x01));
+    await eventually(() => expect(client.closed).toBe(true));
+    expect(client.messages().at(-1)).toMatchObject({
+      type: MessageType.Close,
+      error: expect.stringMatching(/4096-byte limit/),
+    });
+  });
+
+  it('closes with an error on a message over 2048 bytes', async () => {
+    const client = await open();
+    client.send(MSGPACK_HANDSHAKE);
+    await eventually(() => expect(client.frames).toHaveLength(1));
+    client.send(
+      msgpack.writeMessage({ type: MessageType.Invocation, target: 'x', arguments: ['y'.repeat(3000)] }),
+    );
+    await eventually(() => expect(client.closed).toBe(true));
+    expect(client.messages().at(-1)).toMatchObject({ type: MessageType.Close, error: expect.any(String) });
+  });
+
+  it('closes with an error on malformed MessagePack', async () => {
+    const client = await open();
+    client.send(MSGPACK_HANDSHAKE);
+    await eventually(() => expect(client.frames).toHaveLength(1));
+    client.send(Buffer.from([0x05, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1]));
+    await eventually(() => expect(client.closed).toBe(true));
+    expect(client.messages().at(-1)).toMatchObject({ type: MessageType.Close, error: expect.any(String) });
+  });
+
+  it('closes when the client sends Close', async () => {
+    const client = await open();
+    client.send(Buffer.concat([MSGPACK_HANDSHAKE, Buffer.from([0x02, 0x92, 0x07, 0xc0])]));
+    await eventually(() => expect(client.closed).toBe(true));
+  });
+
+  it('refuses the upgrade with the hub’s status, and 404 for other paths', async () => {
+    await expect(RawClient.open(`${url}/hub`, {})).rejects.toThrow('HTTP 401');
+    await expect(RawClient.open(`${url}/elsewhere`)).rejects.toThrow('HTTP 404');
+  });
+
+  it('writes JSON messages as text frames', async () => {
+    const client = await open('/hub', { 'x-test': 'ok', 'x-id': 'json-writer' });
+    client.send(JSON_HANDSHAKE, false);
+    const connection = await eventually(() => {
+      const found = connected.find((candidate) => candidate.identity === 'json-writer');
+      if (!found) throw new Error('not connected yet');
+      return found;
+    });
+    await eventually(() => expect(client.frames).toHaveLength(1));
+    connection.sendMessage(
+      { type: MessageType.Invocation, target: 'ReceiveMessage', arguments: [{ Type: 0 }] },
+      performance.now(),
+    );
+    const json = new JsonHubProtocol();
+    const frame = await eventually(() => {
+      const found = client.frames
+        .slice(1)
+        .find((candidate) => json.parseMessages(candidate.data)[0]?.type === MessageType.Invocation);
+      if (!found) throw new Error('no invocation yet');
+      return found;
+    });
+    expect(frame.binary).toBe(false);
+    expect(json.parseMessages(frame.data)).toEqual([
+      { type: MessageType.Invocation, target: 'ReceiveMessage', arguments: [{ Type: 0 }] },
+    ]);
+  });
+});

@@ -1,0 +1,471 @@
+import { randomBytes } from 'node:crypto';
+import { type IncomingMessage, type Server } from 'node:http';
+import { type Duplex } from 'node:stream';
+
+import { type Logger } from 'pino';
+import { type RawData, WebSocket, WebSocketServer } from 'ws';
+
+import {
+  HANDSHAKE_SUCCESS,
+  handshakeErrorResponse,
+  MessageType,
+  parseHandshakeRequest,
+  resolveHubProtocol,
+  SignalRProtocolError,
+} from '../protocol';
+import { HubConnection } from './hub-connection';
+import { CloseReason } from './close-reason';
+import { DEFAULT_SIGNALR_OPTIONS, type HubDefinition, type SignalRServerOptions } from './hub-definition';
+import { type NegotiateResponse, NegotiationRegistry } from './negotiation-registry';
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  429: 'Too Many Requests',
+  503: 'Service Unavailable',
+};
+
+type AnyHub = HubDefinition<unknown>;
+
+/**
+ * The server side of SignalR over WebSockets, with no knowledge of what the hubs are for: it takes
+ * HTTP upgrades for the hubs' paths, asks each hub to authorize, runs the handshake, parses
+ * inbound frames, enforces size limits, and keeps every connection alive or times it out with a
+ * single timer for all connections.
+ */
+export class SignalRServer {
+  private readonly hubs = new Map<string, AnyHub>();
+  private readonly hubsByName = new Map<string, AnyHub>();
+  private readonly connections = new Set<HubConnection<unknown>>();
+  private readonly webSockets = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    // Frames up to this size are read so that oversized ones get a SignalR Close with a reason;
+    // anything larger is cut off by ws itself.
+    maxPayload: 64 * 1024,
+  });
+  private readonly options: SignalRServerOptions;
+  private readonly negotiations: NegotiationRegistry;
+  private readonly closes = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private accepting = true;
+
+  constructor(
+    private readonly logger: Logger,
+    options: Partial<SignalRServerOptions> = {},
+    private readonly clock: () => number = () => performance.now(),
+  ) {
+    this.options = { ...DEFAULT_SIGNALR_OPTIONS, ...options };
+    this.negotiations = new NegotiationRegistry(
+      this.options.negotiateTtlMs,
+      this.options.maxPendingNegotiations,
+    );
+  }
+
+  addHub<TIdentity>(hub: HubDefinition<TIdentity>): void {
+    this.hubsByName.set(hub.name, hub);
+    for (const path of hub.paths) {
+      this.hubs.set(path, hub);
+    }
+  }
+
+  /** Takes over WebSocket upgrades of `server` and starts the keep-alive timer. */
+  attach(server: Server): void {
+    server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      void this.handleUpgrade(request, socket, head);
+    });
+    this.timer ??= setInterval(() => this.tick(), this.options.tickMs);
+    this.timer.unref();
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Open connections of one hub. */
+  connectionsOf(hub: string): number {
+    let count = 0;
+    for (const connection of this.connections) if (connection.hub === hub) count += 1;
+    return count;
+  }
+
+  /** Connections closed since start, by reason. */
+  get closedByReason(): ReadonlyMap<string, number> {
+    return this.closes;
+  }
+
+  /** Negotiated connection tokens not yet expired (waiting, or held by an open connection). */
+  get pendingNegotiations(): number {
+    return this.negotiations.size;
+  }
+
+  /** Every live connection, for hubs that act on all of them (drain, cluster-wide disconnect). */
+  *liveConnections(): IterableIterator<HubConnection<unknown>> {
+    yield* this.connections;
+  }
+
+  /** New upgrades and negotiations are refused with 503 from now on; open connections stay. */
+  stopAccepting(): void {
+    this.accepting = false;
+  }
+
+  /**
+   * Stops taking new connections and closes every open one with a Close message; with
+   * `allowReconnect`, clients are told to come back (to another gateway).
+   */
+  shutdown(reason: CloseReason, allowReconnect: boolean): void {
+    this.accepting = false;
+    if (this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+    for (const connection of this.connections) {
+      connection.close(reason, allowReconnect ? undefined : 'Server is shutting down.', allowReconnect);
+    }
+    this.webSockets.close();
+  }
+
+  /**
+   * Answers `POST <hub>/negotiate` (versions 0 and 1) for clients that do not skip it. The hub
+   * authorizes the request exactly as it would the upgrade; only WebSockets is offered.
+   */
+  async negotiate(
+    request: IncomingMessage,
+  ): Promise<{ status: number; body: NegotiateResponse | { error: string } }> {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const hub = this.hubs.get(url.pathname.replace(/\/+$/, '').replace(/\/negotiate$/, ''));
+    if (!hub) return { status: 404, body: { error: 'no hub at this path' } };
+    if (!this.accepting) return { status: 503, body: { error: 'shutting down' } };
+    const result = await hub.authorize(request, url);
+    if (!result.accept) return { status: result.status, body: { error: result.reason } };
+    // The reservation is made again when the WebSocket arrives; negotiate holds none.
+    result.release?.();
+    const version = Number(url.searchParams.get('negotiateVersion') ?? '0');
+    const response = this.negotiations.negotiate(
+      hub.name,
+      Number.isInteger(version) && version > 0 ? 1 : 0,
+      this.clock(),
+    );
+    return response
+      ? { status: 200, body: response }
+      : { status: 429, body: { error: 'too many pending negotiations' } };
+  }
+
+  private async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const hub = this.hubs.get(url.pathname.replace(/\/+$/, ''));
+    if (!hub) {
+      return rejectUpgrade(socket, 404, 'no hub at this path');
+    }
+    if (!this.accepting) {
+      return rejectUpgrade(socket, 503, 'shutting down');
+    }
+    let result;
+    try {
+      result = await hub.authorize(request, url);
+    } catch (error) {
+      this.logger.error({ err: error, hub: hub.name }, 'authorization failed unexpectedly');
+      return rejectUpgrade(socket, 500, 'internal error');
+    }
+    if (!result.accept) {
+      this.logger.info(
+        { hub: hub.name, status: result.status, reason: result.reason, remote: request.socket.remoteAddress },
+        'upgrade refused',
+      );
+      return rejectUpgrade(socket, result.status, result.reason);
+    }
+    const release = once(result.release);
+    // A negotiated client names its connection with `id`; one that skipped negotiate does not.
+    const token = url.searchParams.get('id');
+    let connectionId = randomBytes(16).toString('base64url');
+    if (token !== null) {
+      const claim = this.negotiations.claim(hub.name, token, this.clock());
+      if (!claim.ok) {
+        release();
+        this.logger.info({ hub: hub.name, status: claim.status, reason: claim.reason }, 'upgrade refused');
+        return rejectUpgrade(socket, claim.status, claim.reason);
+      }
+      connectionId = claim.connectionId;
+    }
+    let adopted = false;
+    socket.once('close', () => {
+      if (!adopted) {
+        release();
+        if (token !== null) this.negotiations.release(token);
+      }
+    });
+    const identity = result.identity;
+    this.webSockets.handleUpgrade(request, socket, head, (webSocket) => {
+      adopted = true;
+      this.open(hub, connectionId, identity, request, webSocket, () => {
+        release();
+        if (token !== null) this.negotiations.release(token);
+      });
+    });
+  }
+
+  private open(
+    hub: AnyHub,
+    connectionId: string,
+    identity: unknown,
+    request: IncomingMessage,
+    webSocket: WebSocket,
+    onGone: () => void,
+  ): void {
+    const connection: HubConnection<unknown> = new HubConnection(
+      connectionId,
+      hub.name,
+      identity,
+      request.socket.remoteAddress ?? 'unknown',
+      webSocket,
+      this.options.maxBufferedBytes,
+      this.clock(),
+      () =>
+        this.closeConnection(connection, CloseReason.SlowConsumer, 'Client is too slow to receive messages.'),
+    );
+    this.connections.add(connection);
+    let handshakeBuffer: Buffer = Buffer.alloc(0);
+    // Frames that arrive while the hub sets the connection up wait here, in order.
+    let pending: Buffer[] | undefined;
+    webSocket.on('message', (data: RawData) => {
+      const frame = toBuffer(data);
+      connection.lastReceivedAt = this.clock();
+      if (frame.length > this.options.maxFrameBytes) {
+        this.closeConnection(
+          connection,
+          CloseReason.FrameTooLarge,
+          `Frame of ${frame.length} bytes exceeds the ${this.options.maxFrameBytes}-byte limit.`,
+        );
+        return;
+      }
+      if (connection.state === 'connected') {
+        this.onFrame(connection, frame);
+        return;
+      }
+      if (connection.state === 'closed') return;
+      if (pending) {
+        pending.push(frame);
+        return;
+      }
+      handshakeBuffer = handshakeBuffer.length === 0 ? frame : Buffer.concat([handshakeBuffer, frame]);
+      const remaining = this.readHandshake(connection, webSocket, handshakeBuffer);
+      if (remaining === undefined) return;
+      pending = remaining.length > 0 ? [remaining] : [];
+      void this.completeHandshake(hub, connection, webSocket).then(() => {
+        for (const queued of pending ?? []) {
+          if (connection.state !== 'connected') break;
+          this.onFrame(connection, queued);
+        }
+        pending = undefined;
+      });
+    });
+    webSocket.on('close', () => {
+      this.connections.delete(connection);
+      connection.markClosed(connection.closeReason ?? CloseReason.ClientClosed);
+      const reason = connection.closeReason ?? CloseReason.ClientClosed;
+      this.closes.set(reason, (this.closes.get(reason) ?? 0) + 1);
+      onGone();
+      // The hub hears of the close only after its own setup finished, so it never sees a
+      // disconnect before the connect it belongs to.
+      void connection.setup?.then(
+        () => hub.onDisconnected(connection),
+        () => undefined,
+      );
+      this.logger.debug(
+        { connectionId: connection.id, hub: hub.name, reason: connection.closeReason },
+        'connection closed',
+      );
+    });
+    webSocket.on('error', (error) => {
+      this.logger.debug({ err: error, connectionId: connection.id }, 'socket error');
+      connection.markClosed(CloseReason.TransportError);
+    });
+  }
+
+  /**
+   * Parses the buffered handshake. Returns the bytes that followed it once it is complete and its
+   * protocol supported (the protocol is then set on the connection); undefined while incomplete or
+   * after refusing it.
+   */
+  private readHandshake(
+    connection: HubConnection<unknown>,
+    webSocket: WebSocket,
+    data: Buffer,
+  ): Buffer | undefined {
+    let parsed;
+    try {
+      parsed = parseHandshakeRequest(data);
+    } catch (error) {
+      this.failHandshake(
+        connection,
+        webSocket,
+        error instanceof SignalRProtocolError ? error.message : 'Invalid handshake.',
+      );
+      return undefined;
+    }
+    if (!parsed) {
+      if (data.length > this.options.maxFrameBytes) {
+        this.failHandshake(connection, webSocket, 'Handshake is too large.');
+      }
+      return undefined;
+    }
+    const protocol = resolveHubProtocol(parsed.request);
+    if (!protocol) {
+      const { protocol: name, version } = parsed.request;
+      this.failHandshake(
+        connection,
+        webSocket,
+        `The protocol '${name}' version ${version} is not supported.`,
+      );
+      return undefined;
+    }
+    connection.protocol = protocol;
+    return parsed.remaining;
+  }
+
+  /** Lets the hub set the connection up, then answers the handshake; the client is connected from then on. */
+  private async completeHandshake(
+    hub: AnyHub,
+    connection: HubConnection<unknown>,
+    webSocket: WebSocket,
+  ): Promise<void> {
+    try {
+      connection.setup = hub.onConnected(connection);
+      await connection.setup;
+    } catch (error) {
+      this.logger.error({ err: error, connectionId: connection.id }, 'hub could not set up the connection');
+      this.failHandshake(connection, webSocket, 'The server could not set up the connection.');
+      return;
+    }
+    if (connection.state !== 'handshaking' || webSocket.readyState !== WebSocket.OPEN) {
+      return;
+    }
+    // Same frame type as the protocol's messages: text for JSON, binary for MessagePack.
+    webSocket.send(HANDSHAKE_SUCCESS, { binary: connection.protocol?.transferFormat === 'binary' });
+    connection.state = 'connected';
+    connection.lastSentAt = this.clock();
+    hub.onReady?.(connection);
+  }
+
+  private failHandshake(connection: HubConnection<unknown>, webSocket: WebSocket, message: string): void {
+    this.logger.info({ connectionId: connection.id, reason: message }, 'handshake refused');
+    if (webSocket.readyState === WebSocket.OPEN) {
+      webSocket.send(handshakeErrorResponse(message), { binary: false });
+    }
+    connection.close(CloseReason.HandshakeFailed);
+  }
+
+  private onFrame(connection: HubConnection<unknown>, frame: Buffer): void {
+    let messages;
+    try {
+      messages = connection.protocol!.parseMessages(frame, this.options.maxMessageBytes);
+    } catch (error) {
+      const tooLarge = error instanceof SignalRProtocolError && error.code === 'too-large';
+      this.closeConnection(
+        connection,
+        tooLarge ? CloseReason.MessageTooLarge : CloseReason.ProtocolViolation,
+        error instanceof Error ? error.message : 'Invalid message.',
+      );
+      return;
+    }
+    for (const message of messages) {
+      switch (message.type) {
+        case MessageType.Close:
+          connection.close(CloseReason.ClientClosed);
+          return;
+        case MessageType.Invocation:
+        case MessageType.StreamInvocation:
+          // These hubs expose no methods to clients; answer blocking calls so they do not hang.
+          if (message.invocationId !== undefined) {
+            connection.sendMessage(
+              {
+                type: MessageType.Completion,
+                invocationId: message.invocationId,
+                error: `Unknown hub method '${message.target}'`,
+              },
+              this.clock(),
+            );
+          }
+          break;
+        default:
+          // Pings (and anything else a client may send) only count as a sign of life.
+          break;
+      }
+    }
+  }
+
+  private closeConnection(connection: HubConnection<unknown>, reason: CloseReason, error: string): void {
+    if (connection.state === 'closed') return;
+    this.logger.info(
+      { connectionId: connection.id, hub: connection.hub, reason, error },
+      'closing connection',
+    );
+    connection.close(reason, error, false);
+  }
+
+  /** The one keep-alive timer: handshake timeouts, client timeouts and server pings. */
+  private tick(): void {
+    const now = this.clock();
+    this.negotiations.expire(now);
+    for (const connection of this.connections) {
+      if (connection.state === 'handshaking') {
+        if (
+          now - connection.openedAt >= this.options.handshakeTimeoutMs &&
+          connection.protocol === undefined
+        ) {
+          this.closeConnection(
+            connection,
+            CloseReason.HandshakeTimeout,
+            'Handshake was not received in time.',
+          );
+        }
+        continue;
+      }
+      if (connection.state !== 'connected') continue;
+      if (now - connection.lastReceivedAt >= this.options.clientTimeoutMs) {
+        this.closeConnection(
+          connection,
+          CloseReason.ClientTimeout,
+          'Server timeout elapsed without receiving a message from the client.',
+        );
+        continue;
+      }
+      const periodic = this.hubsByName.get(connection.hub)?.periodicInvocation;
+      if (periodic && now - connection.lastPeriodicAt >= periodic.intervalMs) {
+        connection.lastPeriodicAt = now;
+        connection.sendMessage({ type: MessageType.Invocation, target: periodic.target, arguments: [] }, now);
+      } else if (now - connection.lastSentAt >= this.options.keepAliveIntervalMs) {
+        connection.sendMessage({ type: MessageType.Ping }, now);
+      }
+    }
+  }
+}
+
+/** Wraps a callback so that it runs at most once. */
+function once(callback: (() => void) | undefined): () => void {
+  let called = false;
+  return () => {
+    if (called) return;
+    called = true;
+    callback?.();
+  };
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+function rejectUpgrade(socket: Duplex, status: number, reason: string): void {
+  const body = JSON.stringify({ error: reason });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
+      'Connection: close\r\nContent-Type: application/json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
