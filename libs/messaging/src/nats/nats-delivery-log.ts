@@ -1,0 +1,63 @@
+import { type LastForMsgRequest, type StoredMsg } from 'nats';
+
+import { type DeliveryLog, type StoredDelivery } from '../ports';
+import { type NatsClient } from './nats-client';
+import { isNotFound } from './topology';
+
+/** The manager's direct-get API: present in nats.js 2.x but left out of its public typings. */
+interface DirectGets {
+  getMessage(
+    stream: string,
+    query: LastForMsgRequest | { seq: number; next_by_subj: string },
+  ): Promise<StoredMsg>;
+}
+
+/** DELIVERIES read back with direct gets (NATS 2.9 has no multi-subject consumers). */
+export class NatsDeliveryLog implements DeliveryLog {
+  private readonly direct: DirectGets;
+
+  constructor(private readonly client: NatsClient) {
+    this.direct = (client.manager as unknown as { direct: DirectGets }).direct;
+  }
+
+  private get stream(): string {
+    return this.client.names.streams.deliveries;
+  }
+
+  async bounds(): Promise<{ first: number; last: number }> {
+    const info = await this.client.manager.streams.info(this.stream);
+    return { first: info.state.first_seq, last: info.state.last_seq };
+  }
+
+  async latestSequence(subject: string): Promise<number> {
+    try {
+      const message = await this.direct.getMessage(this.stream, { last_by_subj: subject });
+      return message.seq;
+    } catch (error) {
+      if (isNoMessage(error)) return 0;
+      throw error;
+    }
+  }
+
+  async readAfter(subject: string, after: number, upTo: number, limit: number): Promise<StoredDelivery[]> {
+    const found: StoredDelivery[] = [];
+    let next = after + 1;
+    while (found.length < limit && next <= upTo) {
+      let message;
+      try {
+        message = await this.direct.getMessage(this.stream, { seq: next, next_by_subj: subject });
+      } catch (error) {
+        if (isNoMessage(error)) break;
+        throw error;
+      }
+      if (message.seq > upTo) break;
+      found.push({ sequence: message.seq, subject: message.subject, data: message.data });
+      next = message.seq + 1;
+    }
+    return found;
+  }
+}
+
+function isNoMessage(error: unknown): boolean {
+  return isNotFound(error) || /no message|404/i.test(String(error));
+}

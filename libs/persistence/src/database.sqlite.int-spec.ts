@@ -1,0 +1,57 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import initSqlJs from 'sql.js';
+
+import { openDatabase } from './index';
+import { describeDatabaseContract } from './testing/database.contract';
+
+describe('SQLite (sql.js)', () => {
+  let root: string;
+  // A directory that does not exist yet: openDatabase creates it.
+  const dataDir = () => join(root, 'nested', 'data');
+  const file = () => join(dataDir(), 'herald.sqlite');
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'herald-persistence-'));
+  });
+
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  describeDatabaseContract('sqlite', {
+    open: () => openDatabase({ dataDir: dataDir() }),
+    // Reads the file on disk, so every assertion through it also proves that the change was saved.
+    rows: async (sql) => {
+      const SQL = await initSqlJs();
+      const database = new SQL.Database(await readFile(file()));
+      try {
+        const [result] = database.exec(sql);
+        if (result === undefined) return [];
+        return result.values.map((row) =>
+          Object.fromEntries(result.columns.map((column, i) => [column, row[i]])),
+        );
+      } finally {
+        database.close();
+      }
+    },
+  });
+
+  it('keeps exactly one file, herald.sqlite, in the data directory', async () => {
+    expect(await readdir(dataDir())).toEqual(['herald.sqlite']);
+  });
+
+  it('a different data directory is a different, empty database', async () => {
+    const other = await openDatabase({ dataDir: join(root, 'other') });
+    try {
+      expect(await other.devices.findTargets({ userId: '00000000-0000-0000-0000-000000000001' })).toEqual([]);
+      expect((await other.installations.create()).installation.enabled).toBe(true);
+    } finally {
+      await other.close();
+    }
+    expect(await readdir(join(root, 'other'))).toEqual(['herald.sqlite']);
+  });
+});

@@ -1,0 +1,3 @@
+export { openDatabase } from './open-database';
+export * from './persistence-validation.error';
+export * from './persistence.ports';

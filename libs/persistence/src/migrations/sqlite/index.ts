@@ -1,0 +1,4 @@
+import { InitialSchema1795400000000 } from './1795400000000-initial-schema';
+
+/** Every SQLite migration, oldest first. Listed explicitly: the build output has no .ts files to glob. */
+export const SQLITE_MIGRATIONS = [InitialSchema1795400000000];

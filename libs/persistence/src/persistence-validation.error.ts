@@ -1,0 +1,14 @@
+/**
+ * Input that the persistence layer refuses before it touches the database. `field` names the
+ * argument or property at fault (`id`, `organizationIds[2]`, `webPush.endpoint`, …); the message
+ * never contains a token or key, so it is safe to log.
+ */
+export class PersistenceValidationError extends Error {
+  constructor(
+    readonly field: string,
+    readonly problem: string,
+  ) {
+    super(`${field}: ${problem}`);
+    this.name = 'PersistenceValidationError';
+  }
+}

@@ -1,0 +1,96 @@
+import { type Server } from 'node:http';
+import { type AddressInfo } from 'node:net';
+
+import { type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import helmet from 'helmet';
+import { Logger as NestPinoLogger } from 'nestjs-pino';
+import { type Logger } from 'pino';
+
+import { ConfigError } from './config/environment';
+import { HealthService } from './health/health.service';
+
+export interface ServiceBootOptions {
+  module: Type<unknown> | DynamicModule;
+  host: string;
+  port: number;
+  logger: Logger;
+  /** Serve HTTPS (and WSS) with this PEM key and certificate chain. */
+  tls?: { key: string; cert: string };
+  /** Origins allowed to call the HTTP API from a browser (with credentials); none when empty. */
+  corsOrigins?: string[];
+  /** Called after the HTTP server listens, e.g. to attach WebSocket upgrades. */
+  afterListen?: (app: INestApplication) => Promise<void> | void;
+}
+
+/** How long a graceful shutdown may take before the process exits anyway. */
+const SHUTDOWN_DEADLINE_MS = 25_000;
+
+/**
+ * Boots one service: Nest with the pino logger; SIGTERM and SIGINT run every module's shutdown
+ * hooks (close sockets, stop consumers, drain NATS) and then exit 0, or 1 past the deadline.
+ */
+export async function bootService(options: ServiceBootOptions): Promise<INestApplication> {
+  const app = await NestFactory.create(options.module, {
+    bufferLogs: true,
+    ...(options.tls ? { httpsOptions: { key: options.tls.key, cert: options.tls.cert } } : {}),
+  });
+  app.useLogger(app.get(NestPinoLogger));
+  (app.getHttpAdapter().getInstance() as { disable(name: string): void }).disable('x-powered-by');
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        directives: { defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'"] },
+      },
+    }),
+  );
+  if (options.corsOrigins && options.corsOrigins.length > 0) {
+    app.enableCors({ origin: options.corsOrigins, credentials: true, maxAge: 600 });
+  }
+  await app.listen(options.port, options.host);
+  await options.afterListen?.(app);
+  // With port 0 the system picks one; log the real one (tests and operators read it from here).
+  const address = (app.getHttpServer() as Server).address() as AddressInfo;
+  options.logger.info({ host: options.host, port: address.port, tls: Boolean(options.tls) }, 'listening');
+  exitOnSignal(app, options.logger);
+  return app;
+}
+
+/** Runs `main`, and on a boot failure logs why and exits non-zero (a ConfigError names the variable). */
+export function runMain(logger: Logger, main: () => Promise<unknown>): void {
+  main().catch((error: unknown) => {
+    if (error instanceof ConfigError) {
+      logger.fatal({ problems: error.problems }, error.message);
+    } else {
+      logger.fatal({ err: error }, error instanceof Error ? error.message : 'boot failed');
+    }
+    process.exitCode = 1;
+    setImmediate(() => process.exit(1));
+  });
+}
+
+function exitOnSignal(app: INestApplication, logger: Logger): void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    app.get(HealthService).markDraining();
+    setTimeout(() => {
+      logger.error({ deadlineMs: SHUTDOWN_DEADLINE_MS }, 'shutdown took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
+    app.close().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}

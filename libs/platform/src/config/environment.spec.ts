@@ -1,0 +1,69 @@
+import { describe, expect, it } from '@jest/globals';
+import { z } from 'zod';
+
+import { ConfigError, env, loadConfig } from './environment';
+
+const schema = z.object({
+  HERALD_NATS_URL: env.natsUrl(),
+  HERALD_NAMESPACE: env.namespace(),
+  HERALD_GATEWAY_PORT: env.port(8080),
+  HERALD_REPLAY_WINDOW: env.duration('15m'),
+  HERALD_INSTALLATION_ID: env.guid().optional(),
+});
+
+function problemsOf(environment: NodeJS.ProcessEnv): string[] {
+  try {
+    loadConfig(schema, environment);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('loadConfig', () => {
+  it('applies documented defaults, treating empty strings as unset', () => {
+    expect(loadConfig(schema, { HERALD_NAMESPACE: '' })).toEqual({
+      HERALD_NATS_URL: 'nats://127.0.0.1:4222',
+      HERALD_NAMESPACE: 'herald',
+      HERALD_GATEWAY_PORT: 8080,
+      HERALD_REPLAY_WINDOW: 15 * 60_000,
+    });
+  });
+
+  it('parses durations, ports, GUIDs and NATS server lists', () => {
+    expect(
+      loadConfig(schema, {
+        HERALD_NATS_URL: 'nats://a:4222,nats://b:4222',
+        HERALD_GATEWAY_PORT: '0',
+        HERALD_REPLAY_WINDOW: '90s',
+        HERALD_INSTALLATION_ID: 'AAAAAAAA-BBBB-4CCC-8DDD-EEEEEEEEEEEE',
+      }),
+    ).toMatchObject({
+      HERALD_GATEWAY_PORT: 0,
+      HERALD_REPLAY_WINDOW: 90_000,
+      HERALD_INSTALLATION_ID: 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee',
+    });
+  });
+
+  it('names every bad variable', () => {
+    const problems = problemsOf({
+      HERALD_GATEWAY_PORT: '70000',
+      HERALD_NAMESPACE: 'has.dots',
+      HERALD_REPLAY_WINDOW: 'soon',
+      HERALD_NATS_URL: 'http://x',
+    });
+    expect(problems.map((problem) => problem.split(':')[0]).sort()).toEqual([
+      'HERALD_GATEWAY_PORT',
+      'HERALD_NAMESPACE',
+      'HERALD_NATS_URL',
+      'HERALD_REPLAY_WINDOW',
+    ]);
+  });
+
+  it('refuses unknown HERALD_* variables, so a typo never falls back to a default', () => {
+    expect(problemsOf({ HERALD_NAMSPACE: 'x', OTHER_VARIABLE: 'ignored' })).toEqual([
+      expect.stringMatching(/^HERALD_NAMSPACE: unknown variable/),
+    ]);
+  });
+});

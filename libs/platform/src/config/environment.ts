@@ -1,0 +1,177 @@
+import { readFileSync } from 'node:fs';
+
+import { z } from 'zod';
+
+/**
+ * Every environment variable any Herald service reads. A `HERALD_*` variable that is not listed
+ * here stops the boot: a typo must never silently fall back to a default. Keep the README's
+ * configuration table in step with this list.
+ */
+export const HERALD_VARIABLES = [
+  'HERALD_NATS_URL',
+  'HERALD_NAMESPACE',
+  'HERALD_LOG_LEVEL',
+  'HERALD_HOST',
+  'HERALD_GATEWAY_PORT',
+  'HERALD_DISPATCHER_PORT',
+  'HERALD_PUSH_PORT',
+  'HERALD_HEARTBEAT_PORT',
+  'HERALD_GATEWAY_ID',
+  'HERALD_JWT_PUBLIC_KEY',
+  'HERALD_JWT_JWKS_URL',
+  'HERALD_JWT_AUTHORITY',
+  'HERALD_JWT_ISSUER',
+  'HERALD_INSTALLATION_ID',
+  'HERALD_DATABASE_URL',
+  'HERALD_DATA_DIR',
+  'HERALD_TLS_CERT',
+  'HERALD_TLS_KEY',
+  'HERALD_CORS_ORIGINS',
+  'HERALD_TRUSTED_PROXIES',
+  'HERALD_ANONYMOUS_CONNECTIONS_PER_IP',
+  'HERALD_CONNECTIONS_PER_USER',
+  'HERALD_CONNECTIONS_PER_IP',
+  'HERALD_REPLAY_WINDOW',
+  'HERALD_REPLAY_MAX_MESSAGES',
+  'HERALD_DISPATCHER_ACK_WAIT',
+  'HERALD_EVENTS_MAX_AGE',
+  'HERALD_DISPATCHER_MAX_DELIVER',
+  'HERALD_PUSH_RELAY_URI',
+  'HERALD_PUSH_IDENTITY_URI',
+  'HERALD_PUSH_INSTALLATION_ID',
+  'HERALD_PUSH_INSTALLATION_KEY',
+  'HERALD_PUSH_MAX_ATTEMPTS',
+  'HERALD_PUSH_CONCURRENCY',
+  'HERALD_FCM_SERVICE_ACCOUNT',
+  'HERALD_FCM_API_URL',
+  'HERALD_FCM_TOKEN_URL',
+  'HERALD_APNS_KEY',
+  'HERALD_APNS_KEY_ID',
+  'HERALD_APNS_TEAM_ID',
+  'HERALD_APNS_TOPIC',
+  'HERALD_APNS_HOST',
+  'HERALD_VAPID_PUBLIC_KEY',
+  'HERALD_VAPID_PRIVATE_KEY',
+  'HERALD_VAPID_SUBJECT',
+] as const;
+
+/** The boot refuses to go on; the message names the variable at fault. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parses the environment with a zod schema whose keys are variable names. Empty strings count as
+ * unset. Unknown `HERALD_*` variables are errors.
+ */
+export function loadConfig<S extends z.ZodObject>(
+  schema: S,
+  env: NodeJS.ProcessEnv = process.env,
+): z.infer<S> {
+  const known = new Set<string>(HERALD_VARIABLES);
+  const problems: string[] = [];
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('HERALD_') && !known.has(name)) {
+      problems.push(`${name}: unknown variable (is it misspelt? see the configuration table in README.md)`);
+    }
+  }
+  const input = Object.fromEntries(
+    Object.keys(schema.shape).map((name) => [name, env[name] === '' ? undefined : env[name]]),
+  );
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = issue.path.join('.');
+      const value = input[name];
+      const secret = /KEY|SECRET|CERT|PASSWORD|ACCOUNT/.test(name);
+      const shown =
+        value === undefined ? 'unset' : secret ? 'value hidden' : JSON.stringify(value.slice(0, 80));
+      problems.push(`${name}: ${issue.message} (${shown})`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(problems);
+  }
+  return parsed.data as z.infer<S>;
+}
+
+/** Field types shared by the services' schemas. */
+export const env = {
+  port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
+  natsUrl: () =>
+    z
+      .string()
+      .regex(
+        /^(nats|tls|ws|wss):\/\/[^\s,]+(,(nats|tls|ws|wss):\/\/[^\s,]+)*$/,
+        'expected nats://host:port[,nats://…]',
+      )
+      .default('nats://127.0.0.1:4222'),
+  namespace: () =>
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,32}$/, 'expected 1-32 letters, digits, "_" or "-"')
+      .default('herald'),
+  logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  host: () => z.string().min(1).default('0.0.0.0'),
+  /** A duration such as `15m`, `90s`, `24h` or a number of milliseconds; parsed to milliseconds. */
+  duration: (fallback: string) =>
+    z
+      .string()
+      .default(fallback)
+      .transform((value, context) => {
+        const match = /^(\d+)(ms|s|m|h|d)?$/.exec(value.trim());
+        if (!match) {
+          context.addIssue({
+            code: 'custom',
+            message: 'expected a duration like 500ms, 90s, 15m, 24h or 7d',
+          });
+          return z.NEVER;
+        }
+        const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] ?? 'ms'] ?? 1;
+        return Number(match[1]) * factor;
+      }),
+  optionalString: () => z.string().min(1).optional(),
+  /** A comma-separated list; empty entries dropped. */
+  list: () =>
+    z
+      .string()
+      .optional()
+      .transform((value) =>
+        (value ?? '')
+          .split(',')
+          .map((entry) => entry.trim())
+          .filter(Boolean),
+      ),
+  /** PEM text (also with literal \n escapes, as environment variables often carry it) or a path to a PEM file. */
+  pem: () =>
+    z
+      .string()
+      .min(1)
+      .transform((value, context) => {
+        const text = value.includes('-----BEGIN') ? value.replace(/\\n/g, '\n') : readFileOrUndefined(value);
+        if (text === undefined || !text.includes('-----BEGIN')) {
+          context.addIssue({
+            code: 'custom',
+            message: 'expected PEM text or the path of a readable PEM file',
+          });
+          return z.NEVER;
+        }
+        return text;
+      }),
+  guid: () =>
+    z
+      .string()
+      .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'expected a GUID')
+      .transform((value) => value.toLowerCase()),
+};
+
+function readFileOrUndefined(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,6 @@
+export * from './bootstrap';
+export * from './config/environment';
+export * from './health/health.service';
+export * from './logging/logger';
+export * from './platform.module';
+export * from './version';
