@@ -1,0 +1,1 @@
+export const DISPATCHER_CONFIG = Symbol('DISPATCHER_CONFIG');

@@ -1,0 +1,3 @@
+export * from './config/dispatcher.config';
+export * from './dispatcher.module';
+export * from './services/routing';

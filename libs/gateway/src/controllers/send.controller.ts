@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto';
+
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Headers,
+  HttpCode,
+  Inject,
+  Post,
+  ServiceUnavailableException,
+  UseGuards,
+} from '@nestjs/common';
+import { PinoLogger } from 'nestjs-pino';
+
+import {
+  type AnyHeraldEvent,
+  nextTraceparent,
+  parseSendRequest,
+  TRACEPARENT,
+  traceIdOf,
+  ValidationError,
+} from '@herald/contracts';
+import { type EventLog, NatsClient } from '@herald/messaging';
+
+import { EVENT_LOG } from '../gateway.tokens';
+import { InternalTokenGuard } from './internal-token.guard';
+
+/**
+ * Ingress from the vault API (PROTOCOL.md §6): a bearer token with scope `internal`, Bitwarden's
+ * envelope in any JSON dialect; `200` only once JetStream has stored the event, `503` when it
+ * cannot be stored (NATS unreachable) so that the caller retries.
+ */
+@Controller()
+@UseGuards(InternalTokenGuard)
+export class SendController {
+  constructor(
+    @Inject(EVENT_LOG) private readonly events: EventLog,
+    private readonly nats: NatsClient,
+    private readonly logger: PinoLogger,
+  ) {
+    this.logger.setContext(SendController.name);
+  }
+
+  @Post(['send', 'notifications/send'])
+  @HttpCode(200)
+  async send(@Body() body: unknown, @Headers(TRACEPARENT) incoming?: string): Promise<void> {
+    let parsed;
+    try {
+      parsed = parseSendRequest(body);
+    } catch (error) {
+      if (error instanceof ValidationError) {
+        throw new BadRequestException({
+          error: 'invalid_request',
+          message: error.message,
+          field: error.path || undefined,
+        });
+      }
+      throw error;
+    }
+    if (!this.nats.connected) {
+      // Answer at once: waiting for a publish timeout while NATS is away only holds the caller.
+      throw new ServiceUnavailableException({
+        error: 'unavailable',
+        message: 'the event store is unreachable; retry later',
+      });
+    }
+    const event = { id: randomUUID(), ...parsed, acceptedAt: new Date() } as unknown as AnyHeraldEvent;
+    const traceparent = nextTraceparent(incoming);
+    try {
+      const result = await this.events.append(event, traceparent);
+      this.logger.debug(
+        { eventId: event.id, type: event.type, sequence: result.sequence, traceId: traceIdOf(traceparent) },
+        'event accepted',
+      );
+    } catch (error) {
+      this.logger.error({ err: error, eventId: event.id, type: event.type }, 'event could not be stored');
+      throw new ServiceUnavailableException({
+        error: 'unavailable',
+        message: 'the event could not be stored; retry later',
+      });
+    }
+  }
+}

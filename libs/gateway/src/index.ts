@@ -1,0 +1,3 @@
+export * from './config/gateway.config';
+export * from './gateway.module';
+export * from './hubs/notifications.hub';

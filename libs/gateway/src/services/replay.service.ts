@@ -1,0 +1,147 @@
+import { Inject, Injectable } from '@nestjs/common';
+
+import { ClientType, type Delivery, deliveryCodec, HubMethod, HubName, PushType } from '@herald/contracts';
+import {
+  type ControlBus,
+  type DeliveryLog,
+  type DeliverySubscriber,
+  type GatewayDirectory,
+  type PresenceRecord,
+  type PresenceStore,
+} from '@herald/messaging';
+
+import { type GatewayConfig } from '../config/gateway.config';
+import {
+  CONTROL_BUS,
+  DELIVERY_LOG,
+  GATEWAY_CONFIG,
+  GATEWAY_DIRECTORY,
+  PRESENCE_STORE,
+} from '../gateway.tokens';
+import { DELIVERY_SUBSCRIBER } from './connection-registry.service';
+import { type GroupKey, type HubIdentity } from './hub-identity';
+
+/** How long to wait for a close record that is being written (20 × 50 ms). */
+const CLOSE_RECORD_ATTEMPTS = 20;
+const CLOSE_RECORD_POLL_MS = 50;
+
+/** What a reconnecting device gets before live traffic. */
+export type ReplayPlan =
+  | { kind: 'none'; reason: 'no-device' | 'unknown-device' | 'nothing-missed' }
+  | { kind: 'deliveries'; deliveries: Delivery[]; from: number; upTo: number }
+  | { kind: 'sync-vault'; reason: 'too-many' | 'window-passed'; missed: number };
+
+/**
+ * Decides what a reconnecting device missed: from where its previous connection stopped (the
+ * presence record, or its dead gateway's last beat) up to the moment its new subscriptions went
+ * live, for every group it belongs to, in stream order. Cheap when nothing was missed: one request
+ * per group asks for the newest sequence on its subject before anything is read.
+ */
+@Injectable()
+export class ReplayService {
+  constructor(
+    @Inject(DELIVERY_LOG) private readonly log: DeliveryLog,
+    @Inject(DELIVERY_SUBSCRIBER) private readonly subscriber: DeliverySubscriber,
+    @Inject(GATEWAY_DIRECTORY) private readonly directory: GatewayDirectory,
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    @Inject(CONTROL_BUS) private readonly control: ControlBus,
+    @Inject(PRESENCE_STORE) private readonly presence: PresenceStore,
+  ) {}
+
+  /**
+   * Where the device's previous connection stopped, or undefined when nothing is known of it.
+   * A record still saying `connected` is checked with the gateway that holds it: an open (often
+   * half-dead) connection reports its own resume point; a closed one has its close record on the
+   * way; a gateway that does not answer is gone, and its last beat bounds what it handed out.
+   */
+  async resumePoint(
+    userId: string,
+    device: string,
+    record: PresenceRecord | undefined,
+  ): Promise<number | undefined> {
+    if (!record) return undefined;
+    if (record.state === 'disconnected') return record.resumeSequence;
+    const status = await this.control.queryConnection(record.gatewayId, record.connectionId);
+    if (status?.state === 'open') return status.resumeSequence;
+    if (status?.state === 'closed') {
+      const closed = await this.awaitClose(userId, device, record.connectionId);
+      return closed ?? record.sinceSequence;
+    }
+    const beat = await this.directory.get(record.gatewayId);
+    return Math.max(record.sinceSequence, beat?.watermark ?? 0);
+  }
+
+  /** The close record of a connection whose gateway already forgot it is being written: wait for it briefly. */
+  private async awaitClose(
+    userId: string,
+    device: string,
+    connectionId: string,
+  ): Promise<number | undefined> {
+    for (let attempt = 0; attempt < CLOSE_RECORD_ATTEMPTS; attempt += 1) {
+      const record = await this.presence.get(userId, device);
+      if (record?.state === 'disconnected' && record.connectionId === connectionId)
+        return record.resumeSequence;
+      if (record && record.connectionId !== connectionId) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, CLOSE_RECORD_POLL_MS));
+    }
+    return undefined;
+  }
+
+  async plan(
+    identity: HubIdentity,
+    groups: GroupKey[],
+    resumeFrom: number | undefined,
+    upTo: number,
+  ): Promise<ReplayPlan> {
+    if (resumeFrom === undefined) return { kind: 'none', reason: 'unknown-device' };
+    if (resumeFrom >= upTo) return { kind: 'none', reason: 'nothing-missed' };
+    const subjects = groups.map((group) => this.subscriber.subjectOf(group.kind, group.id));
+    const latest = await Promise.all(subjects.map((subject) => this.log.latestSequence(subject)));
+    const behind = subjects.filter((_subject, index) => latest[index] > resumeFrom);
+    if (behind.length === 0) return { kind: 'none', reason: 'nothing-missed' };
+    const { first } = await this.log.bounds();
+    if (resumeFrom + 1 < first) {
+      // Part of the gap has already left the replay window: only a full sync is safe.
+      return { kind: 'sync-vault', reason: 'window-passed', missed: upTo - resumeFrom };
+    }
+    const max = this.config.HERALD_REPLAY_MAX_MESSAGES;
+    const stored = (
+      await Promise.all(behind.map((subject) => this.log.readAfter(subject, resumeFrom, upTo, max + 1)))
+    ).flat();
+    stored.sort((left, right) => left.sequence - right.sequence);
+    const deliveries: Delivery[] = [];
+    const seen = new Set<string>();
+    for (const item of stored) {
+      const delivery = decodeOrUndefined(item.data);
+      if (!delivery || delivery.hub !== HubName.Main || seen.has(delivery.eventId)) continue;
+      if (delivery.clientType !== ClientType.All && delivery.clientType !== identity.clientType) continue;
+      seen.add(delivery.eventId);
+      deliveries.push(delivery);
+    }
+    if (deliveries.length > max) return { kind: 'sync-vault', reason: 'too-many', missed: deliveries.length };
+    // Stored order follows whichever dispatcher finished first; events were accepted in this order.
+    deliveries.sort((left, right) => left.eventSequence - right.eventSequence);
+    return { kind: 'deliveries', deliveries, from: resumeFrom, upTo };
+  }
+
+  /** The one message sent instead of a backlog that is too long or partly gone. */
+  static syncVault(userId: string, now: Date): Delivery {
+    return {
+      eventId: `sync-vault:${userId}:${now.getTime()}`,
+      hub: HubName.Main,
+      method: HubMethod.ReceiveMessage,
+      clientType: ClientType.All,
+      message: { ContextId: null, Type: PushType.SyncVault, Payload: { UserId: userId, Date: now } },
+      acceptedAt: now.getTime(),
+      eventSequence: 0,
+    };
+  }
+}
+
+function decodeOrUndefined(data: Uint8Array): Delivery | undefined {
+  try {
+    return deliveryCodec.decode(data);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,2 @@
+export const CLUSTER_SOURCE = Symbol('CLUSTER_SOURCE');
+export const GATEWAY_DIRECTORY = Symbol('GATEWAY_DIRECTORY');

@@ -1,0 +1,3 @@
+export * from './config/heartbeat.config';
+export * from './heartbeat.module';
+export * from './services/cluster-state.service';

@@ -1,0 +1,184 @@
+import { randomUUID } from 'node:crypto';
+
+import {
+  Body,
+  Controller,
+  ForbiddenException,
+  HttpCode,
+  Inject,
+  Post,
+  Put,
+  Req,
+  UseGuards,
+} from '@nestjs/common';
+import { PinoLogger } from 'nestjs-pino';
+
+import {
+  ClientType,
+  DeviceType,
+  isPlainObject,
+  isPushType,
+  normalizePayload,
+  type PushJob,
+  ValidationError,
+} from '@herald/contracts';
+import { type PushQueue } from '@herald/messaging';
+import { type PushProvider } from '@herald/persistence';
+
+import { PUSH_QUEUE } from '../push.tokens';
+import { RegistrationsService } from '../services/registrations.service';
+import {
+  deviceIdList,
+  field,
+  guid,
+  guidList,
+  integer,
+  invalid,
+  optionalGuid,
+  text,
+} from './request-validation';
+import { type RelayRequest, RelayTokenGuard } from './relay-token.guard';
+
+/** Mobile DeviceTypes and the provider that reaches them. */
+function providerOf(type: number): PushProvider | undefined {
+  if (type === (DeviceType.Android as number) || type === (DeviceType.AndroidAmazon as number)) return 'fcm';
+  if (type === (DeviceType.iOS as number)) return 'apns';
+  return undefined;
+}
+
+/**
+ * The Bitwarden push relay API (PROTOCOL.md §7), so that a self-hosted Bitwarden or Vaultwarden can
+ * use Herald as its relay: registrations land in the device registry, sends become push jobs.
+ */
+@Controller('push')
+@UseGuards(RelayTokenGuard)
+export class RelayController {
+  constructor(
+    private readonly registrations: RegistrationsService,
+    @Inject(PUSH_QUEUE) private readonly queue: PushQueue,
+    private readonly logger: PinoLogger,
+  ) {
+    this.logger.setContext(RelayController.name);
+  }
+
+  @Post('register')
+  @HttpCode(200)
+  async register(@Req() request: RelayRequest, @Body() body: unknown): Promise<void> {
+    const type = integer(body, 'type', 0, 26);
+    const provider = providerOf(type);
+    if (!provider)
+      throw invalid('type', 'only Android, iOS and AndroidAmazon devices register for mobile push');
+    const installationId = this.ownInstallation(request, optionalGuid(body, 'installationId'));
+    await this.registrations.register({
+      id: guid(body, 'deviceId'),
+      userId: guid(body, 'userId'),
+      identifier: text(body, 'identifier', 256),
+      type,
+      provider,
+      pushToken: text(body, 'pushToken'),
+      organizationIds: guidList(body, 'organizationIds'),
+      installationId,
+    });
+  }
+
+  @Post('delete')
+  @HttpCode(200)
+  async delete(@Body() body: unknown): Promise<void> {
+    await this.registrations.remove(guid(body, 'id'));
+  }
+
+  @Put('add-organization')
+  @HttpCode(200)
+  async addOrganization(@Body() body: unknown): Promise<void> {
+    await this.registrations.changeOrganization(
+      'add-organization',
+      deviceIdList(body),
+      guid(body, 'organizationId'),
+    );
+  }
+
+  @Put('delete-organization')
+  @HttpCode(200)
+  async deleteOrganization(@Body() body: unknown): Promise<void> {
+    await this.registrations.changeOrganization(
+      'delete-organization',
+      deviceIdList(body),
+      guid(body, 'organizationId'),
+    );
+  }
+
+  @Post('send')
+  @HttpCode(200)
+  async send(@Req() request: RelayRequest, @Body() body: unknown): Promise<void> {
+    const type = field(body, 'type');
+    if (!isPushType(type)) throw invalid('type', 'expected a PushType from 0 to 27');
+    const rawPayload = field(body, 'payload');
+    const payloadObject: unknown = typeof rawPayload === 'string' ? parseJson(rawPayload) : rawPayload;
+    if (!isPlainObject(payloadObject)) throw invalid('payload', 'expected an object (or its JSON text)');
+    let payload: Record<string, unknown>;
+    try {
+      payload = normalizePayload(type, payloadObject) as unknown as Record<string, unknown>;
+    } catch (error) {
+      if (error instanceof ValidationError) throw invalid(error.path, error.problem);
+      throw error;
+    }
+    const userId = optionalGuid(body, 'userId');
+    const organizationId = optionalGuid(body, 'organizationId');
+    const installationId = optionalGuid(body, 'installationId');
+    if (installationId) this.ownInstallation(request, installationId);
+    const target = userId
+      ? { kind: 'user' as const, id: userId }
+      : organizationId
+        ? { kind: 'org' as const, id: organizationId }
+        : installationId
+          ? { kind: 'installation' as const, id: installationId }
+          : undefined;
+    if (!target) throw invalid('userId', 'one of userId, organizationId or installationId is required');
+    const clientType = field(body, 'clientType');
+    if (
+      clientType !== undefined &&
+      clientType !== null &&
+      !(typeof clientType === 'number' && clientType >= 0 && clientType <= 5)
+    ) {
+      throw invalid('clientType', 'expected a ClientType from 0 to 5');
+    }
+    const identifier = field(body, 'identifier');
+    const job: PushJob = {
+      jobId: `relay:${randomUUID()}`,
+      eventId: `relay:${randomUUID()}`,
+      type,
+      payload,
+      contextId: typeof identifier === 'string' ? identifier : null,
+      target,
+      excludeIdentifier: typeof identifier === 'string' && identifier.length > 0 ? identifier : null,
+      clientType: (clientType as ClientType | null | undefined) ?? ClientType.All,
+      acceptedAt: Date.now(),
+    };
+    await this.queue.publishJob(job);
+    this.logger.debug(
+      { jobId: job.jobId, type, target: target.kind, installationId: request.installationId },
+      'relay send queued',
+    );
+  }
+
+  /** An installation may only act on itself (Bitwarden's relay refuses other installation ids). */
+  private ownInstallation(request: RelayRequest, installationId: string | undefined): string {
+    const caller = request.installationId!;
+    if (installationId !== undefined && installationId !== caller) {
+      throw new ForbiddenException({
+        error: 'forbidden',
+        message: 'installationId must be the caller’s own',
+        field: 'installationId',
+      });
+    }
+    return caller;
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Stops hammering a provider that is down: after `threshold` consecutive transient failures the
+ * circuit opens for `openMs`, during which sends are not attempted (they are retried later);
+ * then one attempt is let through (half-open), and a success closes the circuit again.
+ */
+export class CircuitBreaker {
+  private failures = 0;
+  private openUntil = 0;
+  private probing = false;
+
+  constructor(
+    private readonly threshold: number,
+    private readonly openMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Milliseconds until an attempt is allowed; 0 means go ahead. */
+  blockedFor(): number {
+    const remaining = this.openUntil - this.now();
+    if (remaining > 0) return remaining;
+    if (this.failures >= this.threshold) {
+      if (this.probing) return Math.max(1000, this.openMs / 10);
+      this.probing = true;
+    }
+    return 0;
+  }
+
+  recordSuccess(): void {
+    this.failures = 0;
+    this.openUntil = 0;
+    this.probing = false;
+  }
+
+  recordFailure(): void {
+    this.failures += 1;
+    this.probing = false;
+    if (this.failures >= this.threshold) this.openUntil = this.now() + this.openMs;
+  }
+
+  get state(): 'closed' | 'open' | 'half-open' {
+    if (this.failures < this.threshold) return 'closed';
+    return this.openUntil > this.now() ? 'open' : 'half-open';
+  }
+}
+
+/** At most `limit` sends to one provider at a time. */
+export class Semaphore {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active += 1;
+    try {
+      return await work();
+    } finally {
+      this.active -= 1;
+      this.waiting.shift()?.();
+    }
+  }
+}

@@ -1,0 +1,144 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+export type HeraldApp = 'gateway' | 'dispatcher' | 'push-worker' | 'heartbeat';
+
+const PORT_VARIABLE: Record<HeraldApp, string> = {
+  gateway: 'HERALD_GATEWAY_PORT',
+  dispatcher: 'HERALD_DISPATCHER_PORT',
+  'push-worker': 'HERALD_PUSH_PORT',
+  heartbeat: 'HERALD_HEARTBEAT_PORT',
+};
+
+export const WORKSPACE_ROOT = join(__dirname, '..', '..', '..');
+
+export function builtEntryPoint(app: HeraldApp): string {
+  return join(WORKSPACE_ROOT, 'dist', app, 'apps', app, 'src', 'main.js');
+}
+
+export interface LogLine {
+  level: string;
+  msg: string;
+  [key: string]: unknown;
+}
+
+/** A built Herald app running as its own process, as in production. */
+export class ServiceProcess {
+  readonly logs: LogLine[] = [];
+  readonly rawOutput: string[] = [];
+  port = 0;
+  private exit: Promise<number | null>;
+
+  private constructor(
+    readonly app: HeraldApp,
+    private readonly child: ChildProcess,
+  ) {
+    this.exit = new Promise((resolve) =>
+      child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))),
+    );
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /**
+   * Starts `dist/<app>` with only the given HERALD_* variables (the test's own environment's
+   * HERALD_* are dropped) on a port the system picks, and resolves once it logs `listening`.
+   */
+  static async start(
+    app: HeraldApp,
+    env: Record<string, string>,
+    timeoutMs = 20_000,
+  ): Promise<ServiceProcess> {
+    const entry = builtEntryPoint(app);
+    if (!existsSync(entry)) {
+      throw new Error(`${entry} does not exist: run \`npm run build\` first`);
+    }
+    const inherited = Object.fromEntries(
+      Object.entries(process.env).filter(([key]) => !key.startsWith('HERALD_')),
+    );
+    const child = spawn(process.execPath, [entry], {
+      env: {
+        ...inherited,
+        HERALD_HOST: '127.0.0.1',
+        [PORT_VARIABLE[app]]: '0',
+        HERALD_LOG_LEVEL: 'debug',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const service = new ServiceProcess(app, child);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`${app} did not start in ${timeoutMs} ms:\n${service.tail()}`)),
+        timeoutMs,
+      );
+      let buffered = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString('utf8');
+        let newline;
+        while ((newline = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, newline);
+          buffered = buffered.slice(newline + 1);
+          service.rawOutput.push(line);
+          try {
+            const parsed = JSON.parse(line) as LogLine;
+            service.logs.push(parsed);
+            if (parsed.msg === 'listening' && typeof parsed.port === 'number') {
+              service.port = parsed.port;
+              clearTimeout(timer);
+              resolve();
+            }
+          } catch {
+            // not a JSON line; kept in rawOutput
+          }
+        }
+      });
+      child.stderr.on('data', (chunk: Buffer) => service.rawOutput.push(chunk.toString('utf8')));
+      void service.exit.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`${app} exited with ${code} before listening:\n${service.tail()}`));
+      });
+    });
+    return service;
+  }
+
+  /** Sends a signal and resolves with the exit code. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<number | null> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) {
+      return this.exit;
+    }
+    this.child.kill(signal);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    const code = await this.exit;
+    clearTimeout(timer);
+    return code;
+  }
+
+  /**
+   * Scrapes `/metrics` and sums every series of `name` whose labels include `labels` (all series
+   * when none are given); 0 when there is none.
+   */
+  async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
+    const text = await (await fetch(`${this.url}/metrics`)).text();
+    let sum = 0;
+    for (const line of text.split('\n')) {
+      const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+      if (!match || match[1] !== name) continue;
+      const series = match[2] ?? '';
+      if (Object.entries(labels).every(([key, value]) => series.includes(`${key}="${value}"`)))
+        sum += Number(match[3]);
+    }
+    return sum;
+  }
+
+  tail(lines = 40): string {
+    return this.rawOutput.slice(-lines).join('\n');
+  }
+}
