@@ -1,0 +1,225 @@
+import { randomUUID } from 'node:crypto';
+
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Unpackr } from 'msgpackr';
+
+import {
+  deleteNamespace,
+  eventually,
+  HubClient,
+  RawSocket,
+  ServiceProcess,
+  TEST_NATS_URL,
+  TestIssuer,
+  testNamespace,
+  upgradeStatus,
+} from '@herald/testing';
+
+const MSGPACK_HANDSHAKE = '{"protocol":"messagepack","version":1}\x1e';
+const unpackr = new Unpackr({ mapsAsObjects: true, useRecords: false });
+
+/** Splits a binary frame into its VarInt-framed messages (PROTOCOL.md §2). */
+function framedMessages(frame: Buffer): Buffer[] {
+  const messages: Buffer[] = [];
+  let offset = 0;
+  while (offset < frame.length) {
+    let length = 0;
+    let shift = 0;
+    let byte: number;
+    do {
+      byte = frame[offset++]!;
+      length |= (byte & 0x7f) << shift;
+      shift += 7;
+    } while (byte & 0x80);
+    messages.push(frame.subarray(offset, offset + length));
+    offset += length;
+  }
+  return messages;
+}
+
+/** What the gateway writes, byte for byte, and what it refuses, on the real processes. */
+describe('the gateway on the wire', () => {
+  const namespace = testNamespace('wire');
+  let issuer: TestIssuer;
+  let gateway: ServiceProcess;
+  let dispatcher: ServiceProcess;
+  const sockets: RawSocket[] = [];
+  const clients: HubClient[] = [];
+
+  const ws = () => gateway.url.replace('http', 'ws');
+  const open = async (path: string, headers?: Record<string, string>) => {
+    const socket = await RawSocket.open(`${ws()}${path}`, headers);
+    sockets.push(socket);
+    return socket;
+  };
+  const openHub = async (userId = randomUUID()) => {
+    const socket = await open(
+      `/notifications/hub?access_token=${encodeURIComponent(await issuer.userToken(userId))}`,
+    );
+    socket.send(MSGPACK_HANDSHAKE);
+    await socket.waitForFrames(1);
+    return socket;
+  };
+
+  beforeAll(async () => {
+    issuer = await TestIssuer.create();
+    const env = { HERALD_NATS_URL: TEST_NATS_URL, HERALD_NAMESPACE: namespace };
+    [dispatcher, gateway] = await Promise.all([
+      ServiceProcess.start('dispatcher', env),
+      ServiceProcess.start('gateway', {
+        ...env,
+        HERALD_JWT_PUBLIC_KEY: issuer.publicKeyPem,
+        HERALD_ANONYMOUS_CONNECTIONS_PER_IP: '3',
+        HERALD_CONNECTIONS_PER_USER: '2',
+        HERALD_TRUSTED_PROXIES: '127.0.0.1',
+      }),
+    ]);
+  });
+
+  afterAll(async () => {
+    for (const socket of sockets) socket.close();
+    await Promise.all(clients.map((client) => client.stop()));
+    await Promise.all([gateway?.stop(), dispatcher?.stop()]);
+    await deleteNamespace(namespace);
+  });
+
+  it('answers the handshake with 7B 7D 1E and writes ReceiveMessage as [1, {}, nil, "ReceiveMessage", [map]]', async () => {
+    const userId = randomUUID();
+    const socket = await openHub(userId);
+    expect(socket.frames[0].data.toString('hex')).toBe('7b7d1e');
+    const cipherId = randomUUID();
+    const response = await fetch(`${gateway.url}/send`, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json',
+        Authorization: `Bearer ${await issuer.internalToken()}`,
+      },
+      body: JSON.stringify({
+        type: 1,
+        payload: { id: cipherId, userId, revisionDate: '2026-11-23T10:00:00.5Z' },
+        contextId: 'ctx',
+      }),
+    });
+    expect(response.status).toBe(200);
+    const [, frame] = await socket.waitForFrames(2);
+    expect(frame.binary).toBe(true);
+    const [message] = framedMessages(frame.data);
+    // fixarray(5), 1, empty map, nil, fixstr(14) "ReceiveMessage", fixarray(1), fixmap(3)
+    expect(message.subarray(0, 21).toString('hex')).toBe(
+      `950180c0ae${Buffer.from('ReceiveMessage').toString('hex')}9183`,
+    );
+    // The date is the timestamp extension -1 (here the 64-bit form: it has nanoseconds).
+    expect(message.includes(Buffer.from([0xd7, 0xff]))).toBe(true);
+    expect(unpackr.unpack(message)).toEqual([
+      1,
+      {},
+      null,
+      'ReceiveMessage',
+      [
+        {
+          ContextId: 'ctx',
+          Type: 1,
+          Payload: { Id: cipherId, UserId: userId, RevisionDate: new Date('2026-11-23T10:00:00.5Z') },
+        },
+      ],
+    ]);
+  });
+
+  it('pings with 02 91 06 when it has sent nothing for 15 s', async () => {
+    const socket = await openHub();
+    const [, ping] = await socket.waitForFrames(2, 20_000);
+    expect(ping.data.toString('hex')).toBe('029106');
+  }, 30_000);
+
+  it('closes with a Close message carrying an error on a protocol violation', async () => {
+    const socket = await openHub();
+    socket.send(Buffer.from([0x03, 0x93, 0xc1, 0xc1]));
+    await socket.waitForClose();
+    const close = framedMessages(socket.frames.at(-1)!.data).map(
+      (message) => unpackr.unpack(message) as unknown[],
+    );
+    expect(close[0][0]).toBe(7);
+    expect(close[0][1]).toEqual(expect.any(String));
+  });
+
+  it('closes with a Close message on an inbound frame over 4096 bytes', async () => {
+    const socket = await openHub();
+    socket.send(Buffer.alloc(4097, 0x90));
+    await socket.waitForClose();
+    const [close] = framedMessages(socket.frames.at(-1)!.data).map(
+      (message) => unpackr.unpack(message) as unknown[],
+    );
+    expect(close).toEqual([7, expect.stringContaining('4096'), ...(close.length > 2 ? [false] : [])]);
+  });
+
+  it('answers 401, 404 and 409 on the upgrade', async () => {
+    expect(await upgradeStatus(`${gateway.url}/notifications/hub`)).toBe(401);
+    expect(await upgradeStatus(`${gateway.url}/notifications/nothing-here`)).toBe(404);
+    const token = await issuer.userToken(randomUUID());
+    const negotiated = (await (
+      await fetch(`${gateway.url}/notifications/hub/negotiate?negotiateVersion=1`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}` },
+      })
+    ).json()) as { connectionToken: string };
+    const first = await open(`/notifications/hub?id=${negotiated.connectionToken}&access_token=${token}`);
+    expect(first.closed).toBe(false);
+    expect(
+      await upgradeStatus(
+        `${gateway.url}/notifications/hub?id=${negotiated.connectionToken}&access_token=${token}`,
+      ),
+    ).toBe(409);
+    expect(await upgradeStatus(`${gateway.url}/notifications/hub?id=unknown&access_token=${token}`)).toBe(
+      404,
+    );
+  });
+
+  it('negotiates for the real client on both hubs', async () => {
+    const userId = randomUUID();
+    const client = await HubClient.connect(`${gateway.url}/hub`, {
+      token: await issuer.userToken(userId),
+      skipNegotiation: false,
+      protocol: 'json',
+    });
+    clients.push(client);
+    expect(client.connection.connectionId).toEqual(expect.any(String));
+    const anonymous = await HubClient.connect(`${gateway.url}/anonymous-hub?Token=${randomUUID()}`, {
+      skipNegotiation: false,
+    });
+    clients.push(anonymous);
+    await anonymous.stop();
+  });
+
+  it('limits anonymous connections per client IP, honouring X-Forwarded-For only from trusted proxies', async () => {
+    const anonymous = (ip?: string) =>
+      upgradeStatus(
+        `${gateway.url}/notifications/anonymous-hub?Token=${randomUUID()}`,
+        ip ? { 'X-Forwarded-For': ip } : {},
+      );
+    const held = await Promise.all(
+      [1, 2, 3].map(() =>
+        open(`/anonymous-hub?Token=${randomUUID()}`, { 'X-Forwarded-For': '198.51.100.7' }),
+      ),
+    );
+    expect(await anonymous('198.51.100.7')).toBe(429);
+    // Another client behind the same (trusted) proxy has its own allowance.
+    expect(await anonymous('198.51.100.8')).toBe(101);
+    held[0].close();
+    await held[0].waitForClose();
+    // The place the closed connection held is free again.
+    await eventually(async () => expect(await anonymous('198.51.100.7')).toBe(101));
+    expect(await upgradeStatus(`${gateway.url}/anonymous-hub?Token=not-a-guid`)).toBe(400);
+  });
+
+  it('limits connections per user', async () => {
+    const userId = randomUUID();
+    await openHub(userId);
+    await openHub(userId);
+    expect(await upgradeStatus(`${gateway.url}/hub?access_token=${await issuer.userToken(userId)}`)).toBe(
+      429,
+    );
+    expect(
+      await upgradeStatus(`${gateway.url}/hub?access_token=${await issuer.userToken(randomUUID())}`),
+    ).toBe(101);
+  });
+});
