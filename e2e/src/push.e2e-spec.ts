@@ -237,16 +237,17 @@ describe('push delivery', () => {
       CreationDate: new Date(),
       RevisionDate: new Date(),
     });
-    await eventually(() =>
+    // FCM and APNs sends are independent, so wait for both rather than for one of them.
+    await eventually(() => {
       expect(
         fcm.received
           .slice(before.fcm)
           .map((push) => push.token)
           .sort(),
-      ).toEqual([android.token, actingAndroid.token].sort()),
-    );
-    // The iPhone was registered without an installation id by a caller that is that installation.
-    expect(apns.received.slice(before.apns).map((push) => push.deviceToken)).toEqual([iphone.token]);
+      ).toEqual([android.token, actingAndroid.token].sort());
+      // The iPhone was registered without an installation id by a caller that is that installation.
+      expect(apns.received.slice(before.apns).map((push) => push.deviceToken)).toEqual([iphone.token]);
+    });
   });
 
   it('pushes login-with-device approvals to the user’s devices', async () => {
