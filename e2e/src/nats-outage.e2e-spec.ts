@@ -236,15 +236,21 @@ describe('a NATS outage mid-stream', () => {
     }
     expect(missing()).toEqual([]);
 
-    // Events posted after the restart were delivered live: each within moments of its 200.
+    // Events posted after the restart were delivered live, not left for a later replay: each
+    // within seconds of its 200 (typically a few ms; the bound only has to tell live from stuck).
     const latencies = afterReady.flatMap((entry) =>
       targets(entry).map((target) => target.received.get(entry.id)![0] - entry.endedAt!),
     );
-    expect(Math.max(...latencies)).toBeLessThan(3_000);
+    process.stdout.write(
+      `[nats-outage] slowest live delivery after the restart: ${Math.max(...latencies)} ms\n`,
+    );
+    expect(Math.max(...latencies)).toBeLessThan(10_000);
     // The clients rode out the outage on their open connections.
     expect(watched.filter((target) => target.closed)).toEqual([]);
     // The gateway read back what the outage kept from its live subscriptions.
-    expect(gw.logs.some((line) => line.msg === 'caught up after the NATS outage')).toBe(true);
-    expect(dp.logs.some((line) => line.msg === 'reconnected to NATS')).toBe(true);
+    await eventually(() => {
+      expect(gw.logs.some((line) => line.msg === 'caught up after the NATS outage')).toBe(true);
+      expect(dp.logs.some((line) => line.msg === 'reconnected to NATS')).toBe(true);
+    });
   }, 180_000);
 });

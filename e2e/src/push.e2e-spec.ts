@@ -251,11 +251,21 @@ describe('push delivery', () => {
   });
 
   it('pushes login-with-device approvals to the user’s devices', async () => {
-    const before = fcm.received.length;
+    const before = { fcm: fcm.received.length, apns: apns.received.length, web: browsers.pushes.length };
     await publisher.authRequestResponse({ Id: randomUUID(), UserId: userId });
-    await eventually(() =>
-      expect(fcm.received.slice(before).some((push) => push.data.type === '16')).toBe(true),
-    );
+    // Every device of the user, the acting one too (no context): wait for all four sends, so none
+    // is still in flight when the next test scripts the fakes' answers.
+    await eventually(() => {
+      expect(
+        fcm.received
+          .slice(before.fcm)
+          .filter((push) => push.data.type === '16')
+          .map((push) => push.token)
+          .sort(),
+      ).toEqual([android.token, actingAndroid.token].sort());
+      expect(apns.received.slice(before.apns).map((push) => push.deviceToken)).toEqual([iphone.token]);
+      expect(browsers.pushes.length).toBe(before.web + 1);
+    });
   });
 
   it('retries transient failures, prunes dead registrations and dead-letters rejections, with counts', async () => {

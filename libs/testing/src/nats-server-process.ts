@@ -79,7 +79,7 @@ export class NatsServerProcess {
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const exit = new Promise<number | null>((resolve) => {
-      child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null)));
+      child.once('close', (code, signal) => resolve(code ?? (signal ? -1 : null)));
       child.once('error', (error) => {
         this.output.push(`spawn failed: ${error.message}`);
         resolve(-1);

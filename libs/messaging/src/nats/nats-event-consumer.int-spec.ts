@@ -9,7 +9,7 @@ import { type NatsClient } from './nats-client';
 import { type EventConsumerOptions, NatsEventConsumer } from './nats-event-consumer';
 import { NatsEventLog } from './nats-event-log';
 
-const FAST: EventConsumerOptions = { maxDeliver: 3, ackWaitMs: 1000, batch: 16 };
+const FAST: EventConsumerOptions = { maxDeliver: 3, ackWaitMs: 5000, batch: 16 };
 
 interface Handled {
   id: string;

@@ -209,7 +209,7 @@ describe('ApnsSender against a fake APNs', () => {
   });
 
   it('retries when APNs does not answer within the timeout, and keeps the session', async () => {
-    const impatient = await ApnsSender.create({ ...options, timeoutMs: 200 });
+    const impatient = await ApnsSender.create({ ...options, timeoutMs: 1500 });
     try {
       apns.stallNext();
       expect(await impatient.send(deviceToken, push)).toEqual({

@@ -214,7 +214,7 @@ describe('FcmSender against a fake FCM', () => {
       serviceAccount,
       apiUrl: fcm.apiUrl,
       tokenUrl: fcm.tokenUrl,
-      timeoutMs: 200,
+      timeoutMs: 1500,
     });
     fcm.stallNext();
 

@@ -40,7 +40,7 @@ describe('SignalRServer negotiate, periodic invocations and admission', () => {
     });
 
   beforeAll(async () => {
-    server = new SignalRServer(pino({ level: 'silent' }), { tickMs: 50, negotiateTtlMs: 500 });
+    server = new SignalRServer(pino({ level: 'silent' }), { tickMs: 50, negotiateTtlMs: 2000 });
     server.addHub<string>({
       name: 'hub',
       paths: ['/hub'],
@@ -117,10 +117,10 @@ describe('SignalRServer negotiate, periodic invocations and admission', () => {
   });
 
   it('forgets tokens that were never used', async () => {
-    await eventually(() => expect(server.pendingNegotiations).toBe(0), { timeoutMs: 3000 });
+    await eventually(() => expect(server.pendingNegotiations).toBe(0), { timeoutMs: 8000 });
     const { body } = await negotiate('?negotiateVersion=1');
     expect(server.pendingNegotiations).toBe(1);
-    await eventually(() => expect(server.pendingNegotiations).toBe(0), { timeoutMs: 3000 });
+    await eventually(() => expect(server.pendingNegotiations).toBe(0), { timeoutMs: 8000 });
     await expect(upgrade(`/hub?id=${String(body.connectionToken)}`)).rejects.toThrow('HTTP 404');
   });
 

@@ -60,6 +60,7 @@ describe('SignalRServer on the wire', () => {
   const disconnected: HubConnection<string>[] = [];
   const clients: RawClient[] = [];
   let setupGate: Promise<void> = Promise.resolve();
+  let setupsStarted = 0;
 
   const open = async (path = '/hub', headers?: Record<string, string>) => {
     const client = await RawClient.open(`${url}${path}`, headers);
@@ -69,10 +70,12 @@ describe('SignalRServer on the wire', () => {
 
   beforeAll(async () => {
     http = createServer((_request, response) => response.writeHead(404).end());
+    // Short enough for the timer tests to run in seconds, long enough that a busy CI machine that
+    // stalls this process for a second does not close connections under the other tests.
     server = new SignalRServer(logger, {
-      keepAliveIntervalMs: 300,
-      clientTimeoutMs: 900,
-      handshakeTimeoutMs: 400,
+      keepAliveIntervalMs: 1000,
+      clientTimeoutMs: 3000,
+      handshakeTimeoutMs: 1500,
       tickMs: 50,
     });
     server.addHub<string>({
@@ -85,6 +88,7 @@ describe('SignalRServer on the wire', () => {
             : { accept: false as const, status: 401, reason: 'no token' },
         ),
       onConnected: async (connection) => {
+        setupsStarted += 1;
         await setupGate;
         connected.push(connection);
       },
@@ -108,7 +112,7 @@ describe('SignalRServer on the wire', () => {
   it('answers a MessagePack handshake with exactly 7B 7D 1E in a binary frame', async () => {
     const client = await open();
     client.send(MSGPACK_HANDSHAKE, false);
-    await eventually(() => expect(client.frames).toHaveLength(1));
+    await eventually(() => expect(client.frames.length).toBeGreaterThanOrEqual(1));
     expect(client.frames[0].data.toString('hex')).toBe('7b7d1e');
     expect(client.frames[0].binary).toBe(true);
   });
@@ -116,7 +120,7 @@ describe('SignalRServer on the wire', () => {
   it('answers a JSON handshake with {} and the record separator in a text frame', async () => {
     const client = await open('/notifications/hub');
     client.send(JSON_HANDSHAKE, false);
-    await eventually(() => expect(client.frames).toHaveLength(1));
+    await eventually(() => expect(client.frames.length).toBeGreaterThanOrEqual(1));
     expect(client.frames[0]).toEqual({ data: Buffer.from('{}\x1e'), binary: false });
   });
 
@@ -133,8 +137,12 @@ describe('SignalRServer on the wire', () => {
         }),
       ]),
     );
-    await eventually(() => expect(client.messages()).toHaveLength(1));
-    expect(client.messages()[0]).toMatchObject({
+    const completion = await eventually(() => {
+      const found = client.messages().find((message) => message.type === MessageType.Completion);
+      if (!found) throw new Error('no completion yet');
+      return found;
+    });
+    expect(completion).toMatchObject({
       type: MessageType.Completion,
       invocationId: '7',
       error: "Unknown hub method 'Nope'",
@@ -144,14 +152,15 @@ describe('SignalRServer on the wire', () => {
   it('answers the handshake only after the hub has set the connection up', async () => {
     let release!: () => void;
     setupGate = new Promise((resolve) => (release = resolve));
+    const started = setupsStarted;
     const client = await open();
     client.send(MSGPACK_HANDSHAKE);
     // A Ping from the client while the hub is still busy is queued, not mistaken for a handshake.
     client.send(Buffer.from([0x02, 0x91, 0x06]));
-    await eventually(() => expect(server.connectionCount).toBeGreaterThan(0));
+    await eventually(() => expect(setupsStarted).toBeGreaterThan(started));
     expect(client.frames).toHaveLength(0);
     release();
-    await eventually(() => expect(client.frames).toHaveLength(1));
+    await eventually(() => expect(client.frames.length).toBeGreaterThanOrEqual(1));
     expect(client.closed).toBe(false);
   });
 
@@ -168,7 +177,7 @@ describe('SignalRServer on the wire', () => {
 
   it('closes a connection whose handshake does not arrive in time', async () => {
     const client = await open();
-    await eventually(() => expect(client.closed).toBe(true), { timeoutMs: 3000 });
+    await eventually(() => expect(client.closed).toBe(true), { timeoutMs: 8000 });
     expect(client.frames).toHaveLength(0);
   });
 
@@ -177,9 +186,9 @@ describe('SignalRServer on the wire', () => {
     client.send(MSGPACK_HANDSHAKE);
     await eventually(
       () => expect(client.frames.some((frame) => frame.data.toString('hex') === '029106')).toBe(true),
-      { timeoutMs: 3000 },
+      { timeoutMs: 8000 },
     );
-    await eventually(() => expect(client.closed).toBe(true), { timeoutMs: 3000 });
+    await eventually(() => expect(client.closed).toBe(true), { timeoutMs: 8000 });
     const last = client.messages().at(-1);
     expect(last).toEqual({
       type: MessageType.Close,
@@ -193,10 +202,10 @@ describe('SignalRServer on the wire', () => {
   it('keeps a client that pings open past the client timeout', async () => {
     const client = await open();
     client.send(MSGPACK_HANDSHAKE);
-    // The client pings every 200 ms (its own cadence); the server must not close it for 1.5 s,
-    // well past the 900 ms client timeout. A duration is the assertion here, not a wait for an outcome.
+    // The client pings every 200 ms (its own cadence); the server must not close it for 4.5 s,
+    // well past the 3 s client timeout. A duration is the assertion here, not a wait for an outcome.
     const pinger = setInterval(() => client.send(Buffer.from([0x02, 0x91, 0x06])), 200);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await new Promise((resolve) => setTimeout(resolve, 4500));
     clearInterval(pinger);
     expect(client.closed).toBe(false);
     expect(client.frames[0].data.toString('hex')).toBe('7b7d1e');
@@ -205,7 +214,7 @@ describe('SignalRServer on the wire', () => {
   it('closes with an error on a frame over 4096 bytes', async () => {
     const client = await open();
     client.send(MSGPACK_HANDSHAKE);
-    await eventually(() => expect(client.frames).toHaveLength(1));
+    await eventually(() => expect(client.frames.length).toBeGreaterThanOrEqual(1));
     client.send(Buffer.alloc(5000, 0x01));
     await eventually(() => expect(client.closed).toBe(true));
     expect(client.messages().at(-1)).toMatchObject({
@@ -217,7 +226,7 @@ describe('SignalRServer on the wire', () => {
   it('closes with an error on a message over 2048 bytes', async () => {
     const client = await open();
     client.send(MSGPACK_HANDSHAKE);
-    await eventually(() => expect(client.frames).toHaveLength(1));
+    await eventually(() => expect(client.frames.length).toBeGreaterThanOrEqual(1));
     client.send(
       msgpack.writeMessage({ type: MessageType.Invocation, target: 'x', arguments: ['y'.repeat(3000)] }),
     );
@@ -228,7 +237,7 @@ describe('SignalRServer on the wire', () => {
   it('closes with an error on malformed MessagePack', async () => {
     const client = await open();
     client.send(MSGPACK_HANDSHAKE);
-    await eventually(() => expect(client.frames).toHaveLength(1));
+    await eventually(() => expect(client.frames.length).toBeGreaterThanOrEqual(1));
     client.send(Buffer.from([0x05, 0xc1, 0xc1, 0xc1, 0xc1, 0xc1]));
     await eventually(() => expect(client.closed).toBe(true));
     expect(client.messages().at(-1)).toMatchObject({ type: MessageType.Close, error: expect.any(String) });
@@ -253,7 +262,7 @@ describe('SignalRServer on the wire', () => {
       if (!found) throw new Error('not connected yet');
       return found;
     });
-    await eventually(() => expect(client.frames).toHaveLength(1));
+    await eventually(() => expect(client.frames.length).toBeGreaterThanOrEqual(1));
     connection.sendMessage(
       { type: MessageType.Invocation, target: 'ReceiveMessage', arguments: [{ Type: 0 }] },
       performance.now(),
