@@ -254,7 +254,9 @@ describe('a cluster of gateways and dispatchers', () => {
     // Nothing else: a last marker per device arrives after everything above, and the tallies match.
     const markers = await Promise.all([...expected.keys()].map((device) => notify(device.userId)));
     await eventually(() =>
-      [...expected.keys()].forEach((device, index) => expect(device.received.has(markers[index])).toBe(true)),
+      [...expected.keys()].forEach((device, index) =>
+        expect(device.received.has(markers[index]!)).toBe(true),
+      ),
     );
     for (const [device, ids] of expected) {
       const extra = [...device.received.keys()].filter((id) => !ids.includes(id) && !markers.includes(id));
@@ -277,7 +279,7 @@ describe('a cluster of gateways and dispatchers', () => {
     for (let index = 0; index < 20; index += 1) ids.push(await notify(onlyOnG2.userId));
     await eventually(() => expect(onlyOnG2.tally(ids).lost).toBe(0));
     const after = await Promise.all([g1, g2, g3].map(unique));
-    const received = after.map((count, index) => count - before[index]);
+    const received = after.map((count, index) => count - before[index]!);
     process.stdout.write(
       `\n[interest] deliveries received per gateway for 20 events to a user on g2 only: ${received.join(', ')}\n`,
     );
@@ -371,7 +373,7 @@ describe('a cluster of gateways and dispatchers', () => {
     const expected = new Map<Device, string[]>(fleet.map((device) => [device, []]));
     let stopped: Promise<number | null> | undefined;
     for (let index = 0; index < 300; index += 1) {
-      const device = fleet[index % fleet.length];
+      const device = fleet[index % fleet.length]!;
       expected.get(device)!.push(await notify(device.userId));
       if (index === 100) stopped = draining.stop('SIGTERM');
       // Like a client that reconnects as soon as it is told to: to a gateway that is up.
@@ -394,7 +396,7 @@ describe('a cluster of gateways and dispatchers', () => {
     const total = 3000;
     let killed = false;
     for (let index = 0; index < total; index += 1) {
-      const device = fleet[index % fleet.length];
+      const device = fleet[index % fleet.length]!;
       expected.get(device)!.push(await notify(device.userId));
       if (index === 1000) {
         // SIGKILL: no drain, no presence written, in-flight events unacknowledged.

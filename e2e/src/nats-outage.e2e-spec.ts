@@ -78,7 +78,7 @@ describe('a NATS outage mid-stream', () => {
 
     // Four users, one of them with two connections, all MessagePack as Bitwarden's clients.
     const users = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
-    for (const userId of [...users, users[0]]) {
+    for (const userId of [...users, users[0]!]) {
       const client = await HubClient.connect(`${gw.url}/notifications/hub`, {
         token: await issuer.userToken(userId),
         protocol: 'messagepack',
@@ -126,7 +126,7 @@ describe('a NATS outage mid-stream', () => {
     const pump = setInterval(() => {
       const entry: Posted = {
         id: randomUUID(),
-        userId: users[posted.length % users.length],
+        userId: users[posted.length % users.length]!,
         startedAt: Date.now(),
       };
       posted.push(entry);
@@ -239,7 +239,7 @@ describe('a NATS outage mid-stream', () => {
     // Events posted after the restart were delivered live, not left for a later replay: each
     // within seconds of its 200 (typically a few ms; the bound only has to tell live from stuck).
     const latencies = afterReady.flatMap((entry) =>
-      targets(entry).map((target) => target.received.get(entry.id)![0] - entry.endedAt!),
+      targets(entry).map((target) => target.received.get(entry.id)![0]! - entry.endedAt!),
     );
     process.stdout.write(
       `[nats-outage] slowest live delivery after the restart: ${Math.max(...latencies)} ms\n`,

@@ -170,7 +170,7 @@ describe('push worker on PostgreSQL', () => {
     );
     const lastThree = fcm.received
       .slice(-3)
-      .map((push) => (JSON.parse(push.data.payload) as { Id: string }).Id);
+      .map((push) => (JSON.parse(push.data.payload!) as { Id: string }).Id);
     expect(lastThree.sort()).toEqual([...ids].sort());
     const counts = {
       sent: await worker.metric('herald_push_sends_total', { provider: 'fcm', outcome: 'sent' }),

@@ -95,8 +95,8 @@ describe('push delivery', () => {
       },
     );
     installation = {
-      id: /installation id:\s+(\S+)/.exec(printed)![1],
-      key: /installation key:\s+(\S+)/.exec(printed)![1],
+      id: /installation id:\s+(\S+)/.exec(printed)![1]!,
+      key: /installation key:\s+(\S+)/.exec(printed)![1]!,
     };
     [dispatcher, worker] = await Promise.all([
       ServiceProcess.start('dispatcher', env),
@@ -188,15 +188,15 @@ describe('push delivery', () => {
       expect(apns.received).toHaveLength(1);
       expect(browsers.pushes).toHaveLength(1);
     });
-    const [toAndroid] = fcm.received;
+    const toAndroid = fcm.received[0]!;
     expect(toAndroid.token).toBe(android.token);
     expect(toAndroid.data.type).toBe('0');
-    expect(JSON.parse(toAndroid.data.payload)).toEqual({
+    expect(JSON.parse(toAndroid.data.payload!)).toEqual({
       Id: cipherId,
       UserId: userId,
       RevisionDate: '2026-11-23T10:00:00.000Z',
     });
-    const [toIphone] = apns.received;
+    const toIphone = apns.received[0]!;
     expect(toIphone.deviceToken).toBe(iphone.token);
     expect(toIphone.headers['apns-topic']).toBe('com.8bit.bitwarden');
     expect(toIphone.body).toEqual({
@@ -206,7 +206,7 @@ describe('push delivery', () => {
         payload: JSON.stringify({ Id: cipherId, UserId: userId, RevisionDate: '2026-11-23T10:00:00.000Z' }),
       },
     });
-    expect(browsers.pushes[0].body).toEqual({
+    expect(browsers.pushes[0]!.body).toEqual({
       data: {
         type: 0,
         payload: JSON.stringify({ Id: cipherId, UserId: userId, RevisionDate: '2026-11-23T10:00:00.000Z' }),

@@ -26,7 +26,7 @@ describe('eventCodec', () => {
 
   it('writes standard MessagePack (no msgpackr records): the timestamp extension -1 for dates', () => {
     const bytes = eventCodec.encode(event);
-    expect(bytes[0] & 0xf0).toBe(0x80); // a fixmap, not a record extension
+    expect(bytes[0]! & 0xf0).toBe(0x80); // a fixmap, not a record extension
     expect(bytes.includes(Buffer.from([0xd7, 0xff]))).toBe(true);
   });
 

@@ -34,7 +34,8 @@ function readKey(body: Record<string, unknown>, name: string, path: string): unk
   if (matches.length > 1) {
     throw new ValidationError(path, 'given twice in different letter cases');
   }
-  return matches.length === 1 ? body[matches[0]] : undefined;
+  const key = matches[0];
+  return key === undefined ? undefined : body[key];
 }
 
 export function normalizeContextId(value: unknown, path = 'contextId'): string | null {

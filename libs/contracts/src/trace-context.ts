@@ -8,8 +8,11 @@ const FORMAT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 /** The trace id of a valid `traceparent`, or undefined. */
 export function traceIdOf(traceparent: string | null | undefined): string | undefined {
   const match = traceparent ? FORMAT.exec(traceparent.trim().toLowerCase()) : null;
-  if (!match || /^0+$/.test(match[1]) || /^0+$/.test(match[2])) return undefined;
-  return match[1];
+  if (!match) return undefined;
+  const [, traceId, spanId] = match;
+  if (traceId === undefined || spanId === undefined) return undefined;
+  if (/^0+$/.test(traceId) || /^0+$/.test(spanId)) return undefined;
+  return traceId;
 }
 
 /**

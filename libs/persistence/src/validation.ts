@@ -151,7 +151,8 @@ export function targetQuery(query: DeviceTargetQuery): ValidTargetQuery {
   if (query.installationId !== undefined) {
     audiences.push({ kind: 'installation', installationId: guid('installationId', query.installationId) });
   }
-  if (audiences.length !== 1) {
+  const audience = audiences[0];
+  if (audience === undefined || audiences.length !== 1) {
     throw new PersistenceValidationError(
       'query',
       'must name exactly one of userId, organizationId and installationId',
@@ -168,7 +169,7 @@ export function targetQuery(query: DeviceTargetQuery): ValidTargetQuery {
     ];
   }
   return {
-    audience: audiences[0],
+    audience,
     excludeIdentifier:
       exclude === undefined || exclude === null || exclude === ''
         ? null

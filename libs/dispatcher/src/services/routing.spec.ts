@@ -292,7 +292,7 @@ describe('route', () => {
   );
 
   it('sends AuthRequestResponse to the anonymous hub with Bitwarden’s misspelt method', () => {
-    const [delivery] = route(event(PushType.AuthRequestResponse, { Id: ITEM, UserId: USER }));
+    const delivery = route(event(PushType.AuthRequestResponse, { Id: ITEM, UserId: USER }))[0]!;
     expect(delivery.kind).toBe('anon');
     expect(delivery.id).toBe(lower(ITEM));
     expect(delivery.delivery.hub).toBe(HubName.Anonymous);
@@ -307,7 +307,7 @@ describe('route', () => {
       { userId: USER, date: '2024-05-01T12:34:56', extraField: 'kept' },
       null,
     );
-    const [delivery] = route(built);
+    const delivery = route(built)[0]!;
     expect(delivery.delivery.message).toEqual({
       ContextId: null,
       Type: PushType.SyncCiphers,
@@ -318,6 +318,6 @@ describe('route', () => {
 
   it('stamps acceptedAt as the event’s ms timestamp', () => {
     const built = { ...event(PushType.SyncVault, { UserId: USER, Date: DATE }), acceptedAt: new Date(1_234) };
-    expect(route(built)[0].delivery.acceptedAt).toBe(1_234);
+    expect(route(built)[0]!.delivery.acceptedAt).toBe(1_234);
   });
 });

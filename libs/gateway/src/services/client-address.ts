@@ -30,7 +30,8 @@ export class ClientAddressResolver {
       .map((hop) => normalize(hop.trim()))
       .filter((hop) => isIP(hop) !== 0);
     for (let index = hops.length - 1; index >= 0; index -= 1) {
-      if (!this.isTrusted(hops[index])) return hops[index];
+      const hop = hops[index];
+      if (hop !== undefined && !this.isTrusted(hop)) return hop;
     }
     return hops[0] ?? remote;
   }

@@ -97,7 +97,7 @@ export class ReplayService {
     if (resumeFrom >= upTo) return { kind: 'none', reason: 'nothing-missed' };
     const subjects = groups.map((group) => this.subscriber.subjectOf(group.kind, group.id));
     const latest = await Promise.all(subjects.map((subject) => this.log.latestSequence(subject)));
-    const behind = subjects.filter((_subject, index) => latest[index] > resumeFrom);
+    const behind = subjects.filter((_subject, index) => (latest[index] ?? 0) > resumeFrom);
     if (behind.length === 0) return { kind: 'none', reason: 'nothing-missed' };
     const { first } = await this.log.bounds();
     if (resumeFrom + 1 < first) {

@@ -52,7 +52,8 @@ export class WatermarkService implements OnApplicationBootstrap, OnModuleDestroy
   /** The newest watermark sampled at or before `monotonicTime`, or the oldest kept. */
   asOf(monotonicTime: number): number {
     for (let index = this.samples.length - 1; index >= 0; index -= 1) {
-      if (this.samples[index].at <= monotonicTime) return this.samples[index].sequence;
+      const sample = this.samples[index];
+      if (sample !== undefined && sample.at <= monotonicTime) return sample.sequence;
     }
     return this.samples[0]?.sequence ?? 0;
   }

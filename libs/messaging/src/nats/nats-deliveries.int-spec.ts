@@ -125,9 +125,9 @@ describe('NatsDeliveryPublisher and NatsDeliverySubscriber', () => {
 
     // Published later on the same connection, so once the marker is here the first one is too.
     await eventually(() => expect(bystanderListener.received).toHaveLength(1));
-    expect(bystanderListener.received[0].delivery).toEqual(marker);
+    expect(bystanderListener.received[0]!.delivery).toEqual(marker);
     await eventually(() => expect(targetListener.received).toHaveLength(1));
-    expect(targetListener.received[0].delivery).toEqual(sent);
+    expect(targetListener.received[0]!.delivery).toEqual(sent);
     targetListener.unsubscribe();
     bystanderListener.unsubscribe();
   });

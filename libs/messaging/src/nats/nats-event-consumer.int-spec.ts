@@ -92,19 +92,19 @@ describe('NatsEventConsumer', () => {
     const sequences = await appendAll(log, late);
 
     await eventually(() => expect(handled.map((entry) => entry.id)).toEqual(ids([...early, ...late])));
-    const info = await settledThrough(client, sequences[1]);
+    const info = await settledThrough(client, sequences[1]!);
     // Five deliveries in all: nothing was handed over a second time.
     expect(info.delivered.consumer_seq).toBe(5);
     expect(handled.map((entry) => entry.attempt)).toEqual([1, 1, 1, 1, 1]);
     expect(handled.map((entry) => entry.sequence)).toEqual([1, 2, 3, 4, 5]);
-    expect(handled[0].subject).toBe(`${client.names.namespace}.events.${early[0].type}`);
+    expect(handled[0]!.subject).toBe(`${client.names.namespace}.events.${early[0]!.type}`);
     expect((await deadLetters(client)).count).toBe(0);
   });
 
   it('moves a dead event to DEAD with its reason, origin and bytes, and never redelivers it', async () => {
     const { client, log } = await freshLog();
     const events = [sampleEvent(), sampleEvent(), sampleEvent()];
-    const doomed = events[1].id;
+    const doomed = events[1]!.id;
     const sequences = await appendAll(log, events);
 
     const { handled } = await startConsumer(client, FAST, (_event, id) =>
@@ -112,14 +112,14 @@ describe('NatsEventConsumer', () => {
     );
 
     await eventually(() => expect(handled.map((entry) => entry.id)).toEqual(ids(events)));
-    const info = await settledThrough(client, sequences[2]);
+    const info = await settledThrough(client, sequences[2]!);
     expect(info.delivered.consumer_seq).toBe(3);
 
     const dead = await deadLetters(client);
     expect(dead.count).toBe(1);
     const letter = await dead.last();
     const original = await client.manager.streams.getMessage(client.names.streams.events, {
-      seq: sequences[1],
+      seq: sequences[1]!,
     });
     expect(letter.subject).toBe(`${client.names.namespace}.dead.events`);
     expect(letter.header.get(DEAD_LETTER_REASON_HEADER)).toBe('no route for this event');
@@ -149,7 +149,7 @@ describe('NatsEventConsumer', () => {
     ]);
     const flakySequences = handled.filter((entry) => entry.id === flaky.id).map((entry) => entry.sequence);
     expect(flakySequences).toEqual([sequences[0], sequences[0], sequences[0]]);
-    await settledThrough(client, sequences[1]);
+    await settledThrough(client, sequences[1]!);
     expect((await deadLetters(client)).count).toBe(0);
   });
 
@@ -167,8 +167,8 @@ describe('NatsEventConsumer', () => {
 
     await eventually(() => expect(seenAt).toHaveLength(2));
     // Timers may fire a little early; the broker-side delay must still be clearly honoured.
-    expect(seenAt[1] - seenAt[0]).toBeGreaterThanOrEqual(delayMs - 50);
-    await settledThrough(client, sequence);
+    expect(seenAt[1]! - seenAt[0]!).toBeGreaterThanOrEqual(delayMs - 50);
+    await settledThrough(client, sequence!);
   });
 
   it('dead-letters an event still asking for a retry after maxDeliver attempts', async () => {
@@ -188,7 +188,7 @@ describe('NatsEventConsumer', () => {
     expect(letter.header.get('Herald-Original-Sequence')).toBe(String(sequences[0]));
     expect(eventCodec.decode(letter.data).id).toBe(hopeless.id);
 
-    const info = await settledThrough(client, sequences[1]);
+    const info = await settledThrough(client, sequences[1]!);
     expect(info.delivered.consumer_seq).toBe(4);
     expect(handled.filter((entry) => entry.id === hopeless.id).map((entry) => entry.attempt)).toEqual([
       1, 2, 3,
@@ -209,7 +209,7 @@ describe('NatsEventConsumer', () => {
     });
 
     await eventually(() => expect(handled.map((entry) => entry.attempt)).toEqual([1, 2]));
-    await settledThrough(client, sequence);
+    await settledThrough(client, sequence!);
     expect((await deadLetters(client)).count).toBe(0);
   }, 20_000);
 
@@ -225,7 +225,7 @@ describe('NatsEventConsumer', () => {
     const letter = await (await deadLetters(client)).last();
     expect(letter.header.get(DEAD_LETTER_REASON_HEADER)).toBe('gave up after 2 attempts: database down');
     expect(handled.map((entry) => entry.attempt)).toEqual([1, 2]);
-    await settledThrough(client, sequence);
+    await settledThrough(client, sequence!);
   }, 20_000);
 
   it('shares the durable consumer between processes: together they handle each event once', async () => {
@@ -244,7 +244,7 @@ describe('NatsEventConsumer', () => {
     const sequences = await appendAll(new NatsEventLog(first), events);
 
     await eventually(() => expect(a.handled.length + b.handled.length).toBe(events.length));
-    const info = await settledThrough(first, sequences[sequences.length - 1]);
+    const info = await settledThrough(first, sequences.at(-1)!);
     expect(info.delivered.consumer_seq).toBe(events.length);
 
     const all = [...a.handled, ...b.handled];
@@ -274,7 +274,7 @@ describe('NatsEventConsumer', () => {
     // A consumer still running gets the next event; the stopped one never sees it.
     const running = await startConsumer(second, FAST, ack);
     await eventually(() => expect(running.handled.map((entry) => entry.id)).toEqual([after.id]));
-    await settledThrough(first, sequence);
+    await settledThrough(first, sequence!);
     expect(stopped.handled.map((entry) => entry.id)).toEqual([before.id]);
   }, 20_000);
 });

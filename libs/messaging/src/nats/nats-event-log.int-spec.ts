@@ -35,14 +35,14 @@ describe('NatsEventLog', () => {
 
     expect(results.map((result) => result.duplicate)).toEqual([false, false, false]);
     const sequences = results.map((result) => result.sequence);
-    expect(sequences[1]).toBeGreaterThan(sequences[0]);
-    expect(sequences[2]).toBeGreaterThan(sequences[1]);
+    expect(sequences[1]).toBeGreaterThan(sequences[0]!);
+    expect(sequences[2]).toBeGreaterThan(sequences[1]!);
     expect(await storedCount()).toBe(before + 3);
 
     const stored = await client.manager.streams.getMessage(client.names.streams.events, {
-      seq: sequences[1],
+      seq: sequences[1]!,
     });
-    expect(stored.subject).toBe(`${client.names.namespace}.events.${events[1].type}`);
+    expect(stored.subject).toBe(`${client.names.namespace}.events.${events[1]!.type}`);
     expect(eventCodec.decode(stored.data)).toEqual(events[1]);
   });
 

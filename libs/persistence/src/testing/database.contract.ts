@@ -80,7 +80,7 @@ export function describeDatabaseContract(kind: Database['kind'], target: Databas
           id: randomUUID().toUpperCase(),
           userId: randomUUID().toUpperCase(),
           installationId: randomUUID().toUpperCase(),
-          organizationIds: [orgB.toUpperCase(), orgA, orgB],
+          organizationIds: [orgB!.toUpperCase(), orgA!, orgB!],
         });
 
         const device = await db.devices.register(input);
@@ -384,7 +384,7 @@ export function describeDatabaseContract(kind: Database['kind'], target: Databas
           expect(row.key_hash).toMatch(/^scrypt\$/);
           expect(String(row.key_hash)).not.toContain(key);
         }
-        expect(stored[0].key_hash).not.toEqual(stored[1].key_hash);
+        expect(stored[0]!.key_hash).not.toEqual(stored[1]!.key_hash);
       });
     });
 

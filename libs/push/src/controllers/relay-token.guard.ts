@@ -12,8 +12,8 @@ export class RelayTokenGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<RelayRequest>();
-    const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
-    const installationId = match ? await this.tokens.verify(match[1]) : undefined;
+    const token = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+    const installationId = token !== undefined ? await this.tokens.verify(token) : undefined;
     if (!installationId) {
       throw new UnauthorizedException({
         error: 'invalid_token',

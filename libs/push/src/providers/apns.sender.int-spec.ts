@@ -59,7 +59,7 @@ describe('ApnsSender against a fake APNs', () => {
     expect(await sender.send(deviceToken, push)).toEqual({ kind: 'sent' });
 
     expect(apns.received).toHaveLength(1);
-    const [request] = apns.received;
+    const request = apns.received[0]!;
     expect(request.deviceToken).toBe(deviceToken);
     expect(request.raw).toBe(
       '{"aps":{"content-available":1},"data":{"type":5,"payload":"{\\"userId\\":\\"u1\\",\\"date\\":\\"2024-01-01T00:00:00Z\\"}"}}',
@@ -98,7 +98,7 @@ describe('ApnsSender against a fake APNs', () => {
 
     const [first, second, third] = apns.received.map((request) => request.providerToken.claims.iat!);
     expect(second).toBe(first);
-    expect(third - first).toBeGreaterThanOrEqual(41 * 60 - 1);
+    expect(third! - first!).toBeGreaterThanOrEqual(41 * 60 - 1);
   });
 
   it('reconnects when APNs closes the connection', async () => {
@@ -119,7 +119,7 @@ describe('ApnsSender against a fake APNs', () => {
     expect(fresh).not.toBe(stale);
     // The renewed token is kept for later sends.
     await sender.send(deviceToken, push);
-    expect(apns.received[2].headers.authorization).toBe(fresh);
+    expect(apns.received[2]!.headers.authorization).toBe(fresh);
   });
 
   it('retries when a renewed provider token is still called expired', async () => {

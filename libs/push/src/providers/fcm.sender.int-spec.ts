@@ -72,7 +72,7 @@ describe('FcmSender against a fake FCM', () => {
     expect(await sender.send(token, push)).toEqual({ kind: 'sent' });
 
     expect(fcm.received).toHaveLength(1);
-    expect(fcm.received[0].raw).toBe(
+    expect(fcm.received[0]!.raw).toBe(
       JSON.stringify({
         message: {
           token,
@@ -82,7 +82,7 @@ describe('FcmSender against a fake FCM', () => {
       }),
     );
     expect(fcm.received[0]).toMatchObject({ project: 'herald-test', token, android: { priority: 'high' } });
-    const claims = fcm.assertions[0];
+    const claims = fcm.assertions[0]!;
     expect(claims).toMatchObject({
       iss: JSON.parse(serviceAccount).client_email,
       scope: 'https://www.googleapis.com/auth/firebase.messaging',
@@ -292,7 +292,7 @@ describe('FcmSender.create', () => {
     });
 
     expect(await sender.send(token, push)).toEqual({ kind: 'sent' });
-    expect(fcm.received[0].project).toBe('from-file');
+    expect(fcm.received[0]!.project).toBe('from-file');
   });
 
   it.each([

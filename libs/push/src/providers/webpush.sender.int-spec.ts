@@ -48,7 +48,7 @@ describe('WebPushSender against a Web Push service', () => {
 
     expect(service.refusals).toEqual([]);
     expect(service.pushes).toHaveLength(1);
-    const [push] = service.pushes;
+    const push = service.pushes[0]!;
     expect(push.path).toBe('/wpush/v2/abc');
     // What the extension reads as `e.data.json().data`: payload is a JSON string.
     expect(push.body).toEqual({
@@ -79,7 +79,7 @@ describe('WebPushSender against a Web Push service', () => {
     });
 
     expect(outcome).toEqual({ kind: 'sent' });
-    expect(service.pushes[0].body).toEqual({
+    expect(service.pushes[0]!.body).toEqual({
       data: { type: 11, payload: '{"userId":"u1","note":"Grüße, 東京 🔐"}', contextId: null },
     });
   });
@@ -117,14 +117,14 @@ describe('WebPushSender against a Web Push service', () => {
       method: 'POST',
       headers: {
         TTL: String(ttl),
-        'Content-Encoding': encoding,
-        Authorization: authorization.replace(/k=[^,]+/, `k=${other.publicKey}`),
+        'Content-Encoding': encoding!,
+        Authorization: authorization!.replace(/k=[^,]+/, `k=${other.publicKey}`),
       },
       body: request.body,
     });
 
     expect(response.status).toBe(401);
-    expect(service.refusals[0].reason).toMatch(/^VAPID JWT refused/);
+    expect(service.refusals[0]!.reason).toMatch(/^VAPID JWT refused/);
     expect(service.pushes).toEqual([]);
   });
 

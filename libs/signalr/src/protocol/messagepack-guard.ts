@@ -73,7 +73,7 @@ export function assertStandardMessagePack(body: Uint8Array): void {
     const isKey = inMap && remaining % 2 === 0;
     remaining--;
     need(1);
-    const token = body[offset++];
+    const token = view.getUint8(offset++);
     if (isKey && !(token >= 0xa0 && token <= 0xbf) && !(token >= 0xd9 && token <= 0xdb)) {
       refuse('map keys must be strings');
     }
@@ -89,7 +89,7 @@ export function assertStandardMessagePack(body: Uint8Array): void {
           break;
         case 0xc4: // bin 8/16/32
           need(1);
-          skip(body[offset++]);
+          skip(view.getUint8(offset++));
           break;
         case 0xc5:
           need(2);
@@ -103,7 +103,7 @@ export function assertStandardMessagePack(body: Uint8Array): void {
           break;
         case 0xc7: // ext 8/16/32
           need(1);
-          extension(body[offset++]);
+          extension(view.getUint8(offset++));
           break;
         case 0xc8:
           need(2);
@@ -150,7 +150,7 @@ export function assertStandardMessagePack(body: Uint8Array): void {
           break;
         case 0xd9: // str 8/16/32
           need(1);
-          string(body[offset++], isKey);
+          string(view.getUint8(offset++), isKey);
           break;
         case 0xda:
           need(2);

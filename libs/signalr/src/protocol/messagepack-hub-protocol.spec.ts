@@ -111,7 +111,7 @@ describe('MessagePackHubProtocol.writeMessage', () => {
     const written = protocol.writeMessage(message);
     expect(hex(written)).toBe(framedHex(`950180c0a15491${dateHex}`));
     expect(protocol.parseMessages(written)).toStrictEqual([message]);
-    const [parsed] = clientParses(written) as InvocationMessage[];
+    const parsed = (clientParses(written) as InvocationMessage[])[0]!;
     expect(parsed.arguments[0]).toEqual(new Date(iso));
   });
 
@@ -219,7 +219,7 @@ describe('MessagePackHubProtocol.writeMessage', () => {
     };
     const written = protocol.writeMessage(message);
     expect(hex(written)).toBe(framedHex('950180c0a15491 c4020102'));
-    const [parsed] = protocol.parseMessages(written) as InvocationMessage[];
+    const parsed = (protocol.parseMessages(written) as InvocationMessage[])[0]!;
     expect([...(parsed.arguments[0] as Uint8Array)]).toEqual([1, 2]);
     expect((parsed.arguments[0] as Uint8Array).buffer).not.toBe(written.buffer);
   });

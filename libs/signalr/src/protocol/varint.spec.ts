@@ -61,8 +61,8 @@ describe('splitBinaryMessages', () => {
   it('reads a plain Uint8Array at a non-zero offset without copying', () => {
     const backing = new Uint8Array([0xaa, 0x02, 0x91, 0x06, 0xbb]);
     const parts = splitBinaryMessages(backing.subarray(1, 4));
-    expect([...parts[0]]).toEqual([0x91, 0x06]);
-    expect(parts[0].buffer).toBe(backing.buffer);
+    expect([...parts[0]!]).toEqual([0x91, 0x06]);
+    expect(parts[0]!.buffer).toBe(backing.buffer);
   });
 
   it('round-trips arbitrary bodies', () => {

@@ -46,15 +46,16 @@ export function splitBinaryMessages(data: Uint8Array, maxMessageBytes = Infinity
   while (offset < frame.length) {
     let length = 0;
     let prefixSize = 0;
-    let byte: number;
+    let byte: number | undefined;
     do {
       if (prefixSize === MAX_VARINT_BYTES) {
         throw new SignalRProtocolError('framing', 'length prefix is longer than 5 bytes');
       }
-      if (offset + prefixSize >= frame.length) {
+      // Past the end of the frame there is no byte: the prefix is cut short.
+      byte = frame[offset + prefixSize];
+      if (byte === undefined) {
         throw new SignalRProtocolError('framing', 'length prefix is truncated');
       }
-      byte = frame[offset + prefixSize];
       // Multiplication, not shifts: the fifth group would overflow a 32-bit shift.
       length += (byte & 0x7f) * 2 ** (7 * prefixSize);
       prefixSize++;

@@ -113,8 +113,8 @@ describe('SignalRServer on the wire', () => {
     const client = await open();
     client.send(MSGPACK_HANDSHAKE, false);
     await eventually(() => expect(client.frames.length).toBeGreaterThanOrEqual(1));
-    expect(client.frames[0].data.toString('hex')).toBe('7b7d1e');
-    expect(client.frames[0].binary).toBe(true);
+    expect(client.frames[0]!.data.toString('hex')).toBe('7b7d1e');
+    expect(client.frames[0]!.binary).toBe(true);
   });
 
   it('answers a JSON handshake with {} and the record separator in a text frame', async () => {
@@ -168,7 +168,7 @@ describe('SignalRServer on the wire', () => {
     const client = await open();
     client.send(Buffer.from('{"protocol":"xml","version":1}\x1e'), false);
     await eventually(() => expect(client.closed).toBe(true));
-    const reply = client.frames[0].data.toString();
+    const reply = client.frames[0]!.data.toString();
     expect(reply.endsWith('\x1e')).toBe(true);
     const body = JSON.parse(reply.slice(0, -1)) as Record<string, unknown>;
     expect(body.error).toMatch(/not supported/);
@@ -208,7 +208,7 @@ describe('SignalRServer on the wire', () => {
     await new Promise((resolve) => setTimeout(resolve, 4500));
     clearInterval(pinger);
     expect(client.closed).toBe(false);
-    expect(client.frames[0].data.toString('hex')).toBe('7b7d1e');
+    expect(client.frames[0]!.data.toString('hex')).toBe('7b7d1e');
   });
 
   it('closes with an error on a frame over 4096 bytes', async () => {

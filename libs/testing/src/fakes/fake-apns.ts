@@ -127,9 +127,9 @@ export class FakeApns {
     const raw = await readBody(stream);
     const refuse = (status: number, reason: string) => this.answer(stream, { status, reason });
     if (headers[':method'] !== 'POST') return refuse(405, 'MethodNotAllowed');
-    const path = /^\/3\/device\/([^/?]*)$/.exec(headers[':path'] ?? '');
-    if (!path) return refuse(404, 'BadPath');
-    const deviceToken = decodeURIComponent(path[1]);
+    const encodedToken = /^\/3\/device\/([^/?]*)$/.exec(headers[':path'] ?? '')?.[1];
+    if (encodedToken === undefined) return refuse(404, 'BadPath');
+    const deviceToken = decodeURIComponent(encodedToken);
     if (!deviceToken) return refuse(400, 'MissingDeviceToken');
     if (!/^[0-9a-fA-F]+$/.test(deviceToken)) return refuse(400, 'BadDeviceToken');
 

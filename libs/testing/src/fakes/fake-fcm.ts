@@ -136,12 +136,12 @@ export class FakeFcm {
       else json(200, result);
       return;
     }
-    const send = /^\/v1\/projects\/([^/]+)\/messages:send$/.exec(path);
-    if (request.method !== 'POST' || !send) {
+    const encodedProject = /^\/v1\/projects\/([^/]+)\/messages:send$/.exec(path)?.[1];
+    if (request.method !== 'POST' || encodedProject === undefined) {
       json(404, googleError(404, 'NOT_FOUND', 'Not Found'));
       return;
     }
-    const project = decodeURIComponent(send[1]);
+    const project = decodeURIComponent(encodedProject);
     const bearer = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
     const issued = bearer ? this.accessTokens.get(bearer) : undefined;
     if (!issued || issued.expiresAt <= Date.now()) {

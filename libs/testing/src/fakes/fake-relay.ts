@@ -158,7 +158,7 @@ export class FakeRelay {
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const text = await readText(request);
-    const path = (request.url ?? '/').split('?')[0];
+    const [path = ''] = (request.url ?? '/').split('?');
     if (path === '/connect/token') return this.issueToken(request, text, response);
 
     const route = routes[path];

@@ -173,11 +173,11 @@ export class FakeWebPushEndpoint {
   private async verifyVapid(
     authorization: string | undefined,
   ): Promise<{ claims: JWTPayload; publicKey: string } | string> {
-    const match = /^vapid\s+(.+)$/i.exec(authorization ?? '');
-    if (match === null) return 'Authorization is not a vapid credential';
+    const credential = /^vapid\s+(.+)$/i.exec(authorization ?? '')?.[1];
+    if (credential === undefined) return 'Authorization is not a vapid credential';
     const params = new Map<string, string>();
-    for (const part of match[1].split(',')) {
-      const [name, ...value] = part.trim().split('=');
+    for (const part of credential.split(',')) {
+      const [name = '', ...value] = part.trim().split('=');
       params.set(name.toLowerCase(), value.join('='));
     }
     const token = params.get('t');
@@ -222,7 +222,7 @@ function decryptAes128gcm(body: Buffer, { ecdh, authSecret }: SubscriptionKeys):
   if (body.length < 21) throw new Error('body shorter than the aes128gcm header');
   const salt = body.subarray(0, 16);
   const recordSize = body.readUInt32BE(16);
-  const idLength = body[20];
+  const idLength = body.readUInt8(20);
   const senderPublicKey = body.subarray(21, 21 + idLength);
   if (idLength !== 65) throw new Error(`keyid is ${idLength} bytes, expected a 65-byte P-256 point`);
   if (recordSize < 18) throw new Error(`record size ${recordSize} is too small`);
