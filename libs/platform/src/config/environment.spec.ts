@@ -1,7 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 import { describe, expect, it } from '@jest/globals';
 import { z } from 'zod';
 
-import { ConfigError, env, loadConfig } from './environment';
+import { ConfigError, env, HERALD_VARIABLES, loadConfig } from './environment';
 
 const schema = z.object({
   HERALD_NATS_URL: env.natsUrl(),
@@ -65,5 +68,15 @@ describe('loadConfig', () => {
     expect(problemsOf({ HERALD_NAMSPACE: 'x', OTHER_VARIABLE: 'ignored' })).toEqual([
       expect.stringMatching(/^HERALD_NAMSPACE: unknown variable/),
     ]);
+  });
+});
+
+describe('the configuration table in README.md', () => {
+  // The README is where operators look up a variable; a variable missing there is one they cannot set.
+  const readme = readFileSync(join(__dirname, '../../../../README.md'), 'utf8');
+  const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## Operations'));
+
+  it.each(HERALD_VARIABLES)('lists %s', (name) => {
+    expect(table).toMatch(new RegExp(`^\\|[^\\n]*\`${name}\``, 'm'));
   });
 });
