@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { connect, type NatsConnection } from 'nats';
+import { connect, type JetStreamManager, type NatsConnection } from 'nats';
 
 import { natsNames } from '@herald/contracts';
-
 import { HeraldPublisher } from '@herald/publisher';
 import {
   deleteNamespace,
@@ -152,6 +151,7 @@ describe('a cluster of gateways and dispatchers', () => {
   let issuer: TestIssuer;
   let publisher: HeraldPublisher;
   let nats: NatsConnection;
+  let manager: JetStreamManager;
   const services: ServiceProcess[] = [];
   const devices: Device[] = [];
   let gateways: ServiceProcess[];
@@ -173,11 +173,7 @@ describe('a cluster of gateways and dispatchers', () => {
   const storedFor = async (userId: string): Promise<number> => {
     const names = natsNames(namespace);
     const subject = names.subjects.deliver('user', userId);
-    const info = await (
-      await nats.jetstreamManager()
-    ).streams.info(names.streams.deliveries, {
-      subjects_filter: subject,
-    });
+    const info = await manager.streams.info(names.streams.deliveries, { subjects_filter: subject });
     return info.state.subjects?.[subject] ?? 0;
   };
   /** Publishes one SyncCipherUpdate per user id and returns the cipher id it carried. */
@@ -204,6 +200,7 @@ describe('a cluster of gateways and dispatchers', () => {
     await Promise.all([start('dispatcher'), start('dispatcher')]);
     publisher = await HeraldPublisher.connect({ servers: TEST_NATS_URL, namespace });
     nats = await connect({ servers: TEST_NATS_URL });
+    manager = await nats.jetstreamManager();
   }, 60_000);
 
   afterAll(async () => {
