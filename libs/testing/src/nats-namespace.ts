@@ -9,14 +9,18 @@ export function testNamespace(prefix = 't'): string {
   return `${prefix}_${randomBytes(5).toString('hex')}`;
 }
 
-/** Deletes every stream of a test namespace. */
+/**
+ * Deletes every stream of a test namespace: its own (`<ns>_*`) and the ones behind its KV buckets
+ * (`KV_<ns>_*`), so a persistent NATS store does not grow with every run.
+ */
 export async function deleteNamespace(namespace: string, servers = TEST_NATS_URL): Promise<void> {
   const connection = await connect({ servers });
   try {
     const manager = await connection.jetstreamManager();
     for await (const stream of manager.streams.list()) {
-      if (stream.config.name.startsWith(`${namespace}_`)) {
-        await manager.streams.delete(stream.config.name);
+      const name = stream.config.name;
+      if (name.startsWith(`${namespace}_`) || name.startsWith(`KV_${namespace}_`)) {
+        await manager.streams.delete(name);
       }
     }
   } finally {
