@@ -3,24 +3,33 @@ import { Counter, Registry } from 'prom-client';
 
 import { type DeliveryLog, type DeliverySubscriber } from '@herald/messaging';
 import { ROOT_LOGGER, type Logger } from '@herald/platform';
+import { type HubConnection } from '@herald/signalr';
 
 import { DELIVERY_LOG } from '../gateway.tokens';
 import { ConnectionRegistry, DELIVERY_SUBSCRIBER } from './connection-registry.service';
+import { type ConnectionIdentity, type GroupKey } from './hub-identity';
+import { ReplayService } from './replay.service';
 import { WatermarkService } from './watermark.service';
 
-/** Deliveries read back per group after an outage; a group past this is left to its devices' replay. */
-const MAX_CATCH_UP_PER_GROUP = 10_000;
+/** Deliveries read per request batch; a group's gap is read page after page up to the stream's end. */
+export const CATCH_UP_PAGE_SIZE = 1000;
 
 /**
  * Closes the gap a NATS outage leaves in live traffic. The clients stay connected to the gateway
  * while it is cut off from NATS, so nothing would make them replay: once the link is back, every
- * group the gateway holds is read back from the watermark it had before the outage, and what
- * arrived meanwhile is delivered (the groups drop what they already had).
+ * group the gateway holds is read back from the watermark it had before the outage up to the
+ * stream's last sequence, and what arrived meanwhile is delivered (the groups drop what they
+ * already had). If part of the gap has already left DELIVERIES (an outage longer than the replay
+ * window), what is gone cannot be told apart per group: every device connection is sent one
+ * SyncVault, and what the stream still holds is delivered as well.
  */
 @Injectable()
 export class CatchUpService implements OnApplicationBootstrap, OnModuleDestroy {
   private stopListening: (() => void) | undefined;
   private readonly caughtUp: Counter;
+  private readonly syncVaults: Counter;
+  /** Counts losses of the link: a catch-up that ends after a newer loss must not resume the watermark. */
+  private losses = 0;
 
   constructor(
     private readonly registry: ConnectionRegistry,
@@ -35,11 +44,17 @@ export class CatchUpService implements OnApplicationBootstrap, OnModuleDestroy {
       help: 'Deliveries read back from the log after a NATS outage',
       registers: [metrics],
     });
+    this.syncVaults = new Counter({
+      name: 'herald_gateway_catch_up_sync_vaults_total',
+      help: 'Connections sent a SyncVault after a NATS outage because part of the gap had left the log',
+      registers: [metrics],
+    });
   }
 
   onApplicationBootstrap(): void {
     this.stopListening = this.subscriber.onConnectionChange((state) => {
       if (state === 'lost') {
+        this.losses += 1;
         this.watermark.pause();
       } else {
         void this.catchUp();
@@ -52,24 +67,61 @@ export class CatchUpService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async catchUp(): Promise<void> {
+    const losses = this.losses;
     const from = this.watermark.current;
     let read = 0;
     try {
-      const { last } = await this.log.bounds();
-      for (const key of this.registry.groupKeys()) {
-        const subject = this.subscriber.subjectOf(key.kind, key.id);
-        if ((await this.log.latestSequence(subject)) <= from) continue;
-        for (const stored of await this.log.readAfter(subject, from, last, MAX_CATCH_UP_PER_GROUP)) {
-          this.registry.deliverStored(key, stored.data);
-          read += 1;
-        }
-      }
+      const { first, last } = await this.log.bounds();
+      const keys = this.registry.groupKeys();
+      // Sequences from + 1 .. first - 1 are gone: no group can be told what it missed there.
+      const agedOut = first > from + 1;
+      const synced = agedOut ? this.syncEveryDevice(keys) : 0;
+      for (const key of keys) read += await this.readBack(key, from, last);
       this.caughtUp.inc(read);
+      if (agedOut) {
+        this.syncVaults.inc(synced);
+        this.logger.warn(
+          { from, firstKept: first, upTo: last, deliveries: read, syncVaults: synced },
+          'part of the NATS outage left the delivery log; sent SyncVault',
+        );
+      }
       this.logger.info({ from, upTo: last, deliveries: read }, 'caught up after the NATS outage');
     } catch (error) {
       this.logger.error({ err: error, from }, 'catching up after the NATS outage failed');
     } finally {
-      this.watermark.resume();
+      // A newer loss keeps the watermark paused: its own catch-up resumes it.
+      if (this.losses === losses) this.watermark.resume();
     }
+  }
+
+  /** Reads a group's deliveries after `from` up to `upTo`, page by page, and delivers them. */
+  private async readBack(key: GroupKey, from: number, upTo: number): Promise<number> {
+    const subject = this.subscriber.subjectOf(key.kind, key.id);
+    if ((await this.log.latestSequence(subject)) <= from) return 0;
+    let read = 0;
+    let after = from;
+    for (;;) {
+      const page = await this.log.readAfter(subject, after, upTo, CATCH_UP_PAGE_SIZE);
+      for (const stored of page) this.registry.deliverStored(key, stored.data);
+      read += page.length;
+      const lastRead = page.at(-1);
+      if (page.length < CATCH_UP_PAGE_SIZE || lastRead === undefined) return read;
+      after = lastRead.sequence;
+    }
+  }
+
+  /** One SyncVault to every user connection in `keys` (anonymous connections have no vault). */
+  private syncEveryDevice(keys: GroupKey[]): number {
+    const connections = new Set<HubConnection<ConnectionIdentity>>();
+    for (const key of keys)
+      for (const connection of this.registry.membersOf(key)) connections.add(connection);
+    const now = new Date();
+    let synced = 0;
+    for (const connection of connections) {
+      if (connection.identity.kind !== 'user') continue;
+      this.registry.write(connection, ReplayService.syncVault(connection.identity.userId, now), new Map());
+      synced += 1;
+    }
+    return synced;
   }
 }
