@@ -6,3 +6,4 @@ export * from './service-process';
 export * from './test-issuer';
 export * from './raw-socket';
 export * from './fakes';
+export * from './tcp-proxy';
