@@ -1,4 +1,4 @@
-import { describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 
@@ -227,5 +227,49 @@ describe('CatchUpService', () => {
     // The newer outage's own catch-up resumes it.
     await service.catchUp();
     expect(mark.paused).toBe(false);
+  });
+
+  describe('when the log does not answer', () => {
+    afterEach(() => jest.useRealTimers());
+
+    it('keeps the watermark paused and retries until the gap is read', async () => {
+      jest.useFakeTimers();
+      const log = new FakeLog();
+      log.append(subjectOf('user', 'a'), 4);
+      let failures = 2;
+      const bounds = log.bounds.bind(log);
+      log.bounds = () => (failures-- > 0 ? Promise.reject(new Error('timeout')) : bounds());
+      const { service, registry, mark, change } = setUp(new Map([['user:a', [user('a')]]]), log, 1);
+      change('lost');
+
+      await service.catchUp();
+      expect(mark.paused).toBe(true);
+      expect(registry.delivered.get('user:a')).toBeUndefined();
+
+      await jest.advanceTimersByTimeAsync(1000); // second attempt fails too
+      expect(mark.paused).toBe(true);
+      await jest.advanceTimersByTimeAsync(2000); // third succeeds
+      expect(registry.delivered.get('user:a')).toEqual(
+        [2, 3, 4].map((n) => `${subjectOf('user', 'a')}#${n}`),
+      );
+      expect(mark.paused).toBe(false);
+    });
+
+    it('stops retrying when the link is lost again (the next restore catches up)', async () => {
+      jest.useFakeTimers();
+      const log = new FakeLog();
+      log.append(subjectOf('user', 'a'), 2);
+      let reads = 0;
+      const bounds = log.bounds.bind(log);
+      log.bounds = () => ((reads += 1), reads === 1 ? Promise.reject(new Error('timeout')) : bounds());
+      const { service, registry, mark, change } = setUp(new Map([['user:a', [user('a')]]]), log, 1);
+      change('lost');
+      await service.catchUp();
+      change('lost');
+      await jest.advanceTimersByTimeAsync(60_000);
+      expect(reads).toBe(1);
+      expect(mark.paused).toBe(true);
+      expect(registry.delivered.get('user:a')).toBeUndefined();
+    });
   });
 });

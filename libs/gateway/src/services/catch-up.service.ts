@@ -14,6 +14,9 @@ import { WatermarkService } from './watermark.service';
 /** Deliveries read per request batch; a group's gap is read page after page up to the stream's end. */
 export const CATCH_UP_PAGE_SIZE = 1000;
 
+/** A failed catch-up is tried again after 1 s, doubling up to this. */
+export const CATCH_UP_MAX_RETRY_DELAY_MS = 30_000;
+
 /**
  * Closes the gap a NATS outage leaves in live traffic. The clients stay connected to the gateway
  * while it is cut off from NATS, so nothing would make them replay: once the link is back, every
@@ -21,7 +24,9 @@ export const CATCH_UP_PAGE_SIZE = 1000;
  * stream's last sequence, and what arrived meanwhile is delivered (the groups drop what they
  * already had). If part of the gap has already left DELIVERIES (an outage longer than the replay
  * window), what is gone cannot be told apart per group: every device connection is sent one
- * SyncVault, and what the stream still holds is delivered as well.
+ * SyncVault, and what the stream still holds is delivered as well. A catch-up that fails (the log
+ * does not answer) keeps the watermark where it was and is tried again with backoff until it
+ * succeeds or the link is lost again, so a failed read never turns into a silent gap.
  */
 @Injectable()
 export class CatchUpService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -30,6 +35,8 @@ export class CatchUpService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly syncVaults: Counter;
   /** Counts losses of the link: a catch-up that ends after a newer loss must not resume the watermark. */
   private losses = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelayMs = 1000;
 
   constructor(
     private readonly registry: ConnectionRegistry,
@@ -55,6 +62,7 @@ export class CatchUpService implements OnApplicationBootstrap, OnModuleDestroy {
     this.stopListening = this.subscriber.onConnectionChange((state) => {
       if (state === 'lost') {
         this.losses += 1;
+        this.cancelRetry();
         this.watermark.pause();
       } else {
         void this.catchUp();
@@ -64,12 +72,15 @@ export class CatchUpService implements OnApplicationBootstrap, OnModuleDestroy {
 
   onModuleDestroy(): void {
     this.stopListening?.();
+    this.cancelRetry();
   }
 
   async catchUp(): Promise<void> {
+    this.cancelRetry();
     const losses = this.losses;
     const from = this.watermark.current;
     let read = 0;
+    let done = false;
     try {
       const { first, last } = await this.log.bounds();
       const keys = this.registry.groupKeys();
@@ -86,12 +97,31 @@ export class CatchUpService implements OnApplicationBootstrap, OnModuleDestroy {
         );
       }
       this.logger.info({ from, upTo: last, deliveries: read }, 'caught up after the NATS outage');
+      done = true;
+      this.retryDelayMs = 1000;
     } catch (error) {
-      this.logger.error({ err: error, from }, 'catching up after the NATS outage failed');
-    } finally {
-      // A newer loss keeps the watermark paused: its own catch-up resumes it.
-      if (this.losses === losses) this.watermark.resume();
+      // Deliveries handed over before the failure are dropped by the groups' dedupe on the retry.
+      this.logger.error(
+        { err: error, from, retryInMs: this.retryDelayMs },
+        'catching up after the NATS outage failed; the watermark stays paused until a retry succeeds',
+      );
     }
+    // A newer loss keeps the watermark paused: its own catch-up resumes it.
+    if (this.losses !== losses) return;
+    if (done) this.watermark.resume();
+    else this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    const delay = this.retryDelayMs;
+    this.retryDelayMs = Math.min(delay * 2, CATCH_UP_MAX_RETRY_DELAY_MS);
+    this.retryTimer = setTimeout(() => void this.catchUp(), delay);
+    this.retryTimer.unref();
+  }
+
+  private cancelRetry(): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
   }
 
   /** Reads a group's deliveries after `from` up to `upTo`, page by page, and delivers them. */
