@@ -1,6 +1,5 @@
-import { beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it, jest } from '@jest/globals';
 
-import { eventually } from '@herald/testing';
 import { refusalOf } from './testing/refusal.fixture';
 import {
   bitwardenClaims,
@@ -218,13 +217,41 @@ describe('TokenVerifier', () => {
     });
 
     it('never serves a token from the cache once it has expired', async () => {
-      const strict = await TokenVerifier.create({ publicKey: pem, clockToleranceSeconds: 0 });
-      const token = await signToken(key, bitwardenClaims({ exp: nowSeconds() + 1 }));
-      await expect(strict.verify(token)).resolves.toBeDefined();
-      // Accepted while cached and valid; once exp passes the same token must be refused, not served.
-      await eventually(() => expect(strict.verify(token)).rejects.toMatchObject({ reason: 'expired' }), {
-        timeoutMs: 5000,
-      });
+      // The clock is the test's: only Date moves, and only when the test moves it, so a slow
+      // machine cannot expire the token before the first check or keep it alive after the second.
+      jest.useFakeTimers({ doNotFake: [...TIMERS_THAT_KEEP_RUNNING], now: Date.now() });
+      try {
+        const strict = await TokenVerifier.create({ publicKey: pem, clockToleranceSeconds: 0 });
+        const exp = nowSeconds() + 60;
+        const token = await signToken(key, bitwardenClaims({ exp }));
+        await expect(strict.verify(token)).resolves.toBeDefined();
+        // Cached and still valid a moment before exp.
+        jest.setSystemTime(exp * 1000 - 1);
+        await expect(strict.verify(token)).resolves.toBeDefined();
+        // Once exp passes the same token must be refused, not served from the cache.
+        jest.setSystemTime(exp * 1000);
+        await expect(strict.verify(token)).rejects.toMatchObject({ reason: 'expired' });
+      } finally {
+        jest.useRealTimers();
+      }
     });
   });
 });
+
+/** Everything but Date: signing and verifying wait on real promises and timers. */
+const TIMERS_THAT_KEEP_RUNNING = [
+  'hrtime',
+  'nextTick',
+  'performance',
+  'queueMicrotask',
+  'requestAnimationFrame',
+  'cancelAnimationFrame',
+  'requestIdleCallback',
+  'cancelIdleCallback',
+  'setImmediate',
+  'clearImmediate',
+  'setInterval',
+  'clearInterval',
+  'setTimeout',
+  'clearTimeout',
+] as const;

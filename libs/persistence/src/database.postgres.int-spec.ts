@@ -3,9 +3,13 @@ import { tmpdir } from 'node:os';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client } from 'pg';
+import { DataSource } from 'typeorm';
 
+import { ENTITIES } from './entities';
 import { openDatabase, PersistenceValidationError } from './index';
+import { POSTGRES_MIGRATIONS } from './migrations/postgres';
 import { describeDatabaseContract } from './testing/database.contract';
+import { itRoundTripsMigrations } from './testing/migrations.contract';
 
 const TEST_DATABASE_URL = `${process.env.HERALD_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432'}/test`;
 
@@ -32,6 +36,37 @@ describe('PostgreSQL', () => {
   describeDatabaseContract('postgres', {
     open: () => open(),
     rows: async (sql) => (await admin.query<Record<string, unknown>>(sql)).rows,
+  });
+
+  describe('migrations', () => {
+    itRoundTripsMigrations({
+      open: async () => {
+        const fresh = testSchema();
+        extraSchemas.push(fresh);
+        await admin.query(`CREATE SCHEMA "${fresh}"`);
+        const dataSource = new DataSource({
+          type: 'postgres',
+          url: TEST_DATABASE_URL,
+          schema: fresh,
+          extra: { options: `-c search_path=${fresh}` },
+          entities: ENTITIES,
+          migrations: POSTGRES_MIGRATIONS,
+          synchronize: false,
+          logging: false,
+        });
+        return dataSource.initialize();
+      },
+      objects: async (dataSource) => {
+        const schema = (dataSource.options as { schema: string }).schema;
+        const rows = await admin.query<{ name: string }>(
+          `SELECT tablename AS name FROM pg_tables WHERE schemaname = $1
+           UNION ALL
+           SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename <> 'migrations'`,
+          [schema],
+        );
+        return rows.rows.map((row) => row.name).sort();
+      },
+    });
   });
 
   it('replicas starting together on an empty schema migrate it once', async () => {

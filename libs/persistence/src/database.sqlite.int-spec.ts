@@ -4,9 +4,13 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import initSqlJs from 'sql.js';
+import { DataSource } from 'typeorm';
 
+import { ENTITIES } from './entities';
 import { openDatabase } from './index';
+import { SQLITE_MIGRATIONS } from './migrations/sqlite';
 import { describeDatabaseContract } from './testing/database.contract';
+import { itRoundTripsMigrations } from './testing/migrations.contract';
 
 describe('SQLite (sql.js)', () => {
   let root: string;
@@ -40,8 +44,36 @@ describe('SQLite (sql.js)', () => {
     },
   });
 
+  describe('migrations', () => {
+    itRoundTripsMigrations({
+      // In memory: a fresh, empty database each time.
+      open: () =>
+        new DataSource({
+          type: 'sqljs',
+          entities: ENTITIES,
+          migrations: SQLITE_MIGRATIONS,
+          synchronize: false,
+          logging: false,
+        }).initialize(),
+      objects: async (dataSource) =>
+        (
+          await dataSource.query<{ name: string }[]>(
+            `SELECT name FROM sqlite_master WHERE type IN ('table', 'index') AND name NOT LIKE 'sqlite_%' ORDER BY name`,
+          )
+        ).map((row) => row.name),
+    });
+  });
+
   it('keeps exactly one file, herald.sqlite, in the data directory', async () => {
-    expect(await readdir(dataDir())).toEqual(['herald.sqlite']);
+    // A directory of its own, opened and changed here: the test depends on no other.
+    const own = join(root, 'one-file');
+    const database = await openDatabase({ dataDir: own });
+    try {
+      await database.secrets.getOrCreate('one-file');
+    } finally {
+      await database.close();
+    }
+    expect(await readdir(own)).toEqual(['herald.sqlite']);
   });
 
   it('a different data directory is a different, empty database', async () => {

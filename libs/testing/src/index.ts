@@ -1,4 +1,5 @@
 export * from './eventually';
+export * from './free-port';
 export * from './hub-client';
 export * from './nats-namespace';
 export * from './nats-server-process';

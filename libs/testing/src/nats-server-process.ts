@@ -1,24 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { type AddressInfo, connect as tcpConnect, createServer } from 'node:net';
+import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { eventually } from './eventually';
+import { onFreePort } from './free-port';
 
 export const NATS_SERVER_BINARY = process.env.HERALD_TEST_NATS_SERVER ?? '/usr/sbin/nats-server';
-
-/** A TCP port on loopback that nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Resolves once a client connection to `port` receives the server's INFO line. */
 function greets(port: number): Promise<void> {
@@ -59,15 +48,19 @@ export class NatsServerProcess {
 
   /** Creates the store directory, picks a port, and starts the server. */
   static async launch(timeoutMs = 10_000): Promise<NatsServerProcess> {
-    const storeDir = await mkdtemp(join(tmpdir(), 'herald-nats-'));
-    const server = new NatsServerProcess(await freePort(), storeDir);
-    try {
-      await server.start(timeoutMs);
-    } catch (error) {
-      await server.cleanup();
-      throw error;
-    }
-    return server;
+    // nats-server cannot report a port it picked itself in a form we read reliably, so it is given
+    // one; when another process took it meanwhile, the server exits and a fresh port is tried.
+    return onFreePort(async (port) => {
+      const storeDir = await mkdtemp(join(tmpdir(), 'herald-nats-'));
+      const server = new NatsServerProcess(port, storeDir);
+      try {
+        await server.start(timeoutMs);
+      } catch (error) {
+        await server.cleanup();
+        throw error;
+      }
+      return server;
+    });
   }
 
   /** Starts the server (again) on the same port and store; resolves once it greets clients. */

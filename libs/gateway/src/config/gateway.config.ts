@@ -33,6 +33,8 @@ export const gatewayConfigSchema = z
     HERALD_ANONYMOUS_CONNECTIONS_PER_IP: z.coerce.number().int().min(1).max(100_000).default(25),
     HERALD_REPLAY_WINDOW: env.duration('15m'),
     HERALD_REPLAY_MAX_MESSAGES: z.coerce.number().int().min(0).max(100_000).default(100),
+    // Live deliveries held for one connection while its replay is read; past this it gets a SyncVault.
+    HERALD_REPLAY_MAX_HELD: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
     HERALD_EVENTS_MAX_AGE: env.duration('24h'),
   })
   .superRefine((config, context) => {

@@ -13,6 +13,8 @@ import { type DeliverySubscriber, type Unsubscribe } from '@herald/messaging';
 import { type HubConnection, type HubProtocol, MessageType } from '@herald/signalr';
 import { ROOT_LOGGER, type Logger } from '@herald/platform';
 
+import { type GatewayConfig } from '../config/gateway.config';
+import { GATEWAY_CONFIG } from '../gateway.tokens';
 import { type ConnectionIdentity, type GroupKey } from './hub-identity';
 
 export const DELIVERY_SUBSCRIBER = Symbol('DELIVERY_SUBSCRIBER');
@@ -21,8 +23,6 @@ type Connection = HubConnection<ConnectionIdentity>;
 
 /** Event ids a group remembers, to drop a delivery that arrives twice (a redelivered event). */
 const RECENT_EVENTS_PER_GROUP = 1024;
-/** Live deliveries held for one connection while its replay runs; past this it gets a SyncVault. */
-const MAX_HELD_DURING_REPLAY = 10_000;
 
 interface Group {
   key: GroupKey;
@@ -57,6 +57,7 @@ export class ConnectionRegistry {
   constructor(
     @Inject(DELIVERY_SUBSCRIBER) private readonly subscriber: DeliverySubscriber,
     @Inject(ROOT_LOGGER) private readonly logger: Logger,
+    @Inject(GATEWAY_CONFIG) private readonly config: Pick<GatewayConfig, 'HERALD_REPLAY_MAX_HELD'>,
     registry: Registry,
   ) {
     this.deliveries = new Counter({
@@ -254,7 +255,8 @@ export class ConnectionRegistry {
       if (held === undefined) {
         this.write(connection, delivery, encoded);
       } else if (held !== 'overflow') {
-        if (held.length >= MAX_HELD_DURING_REPLAY) this.held.set(connection, 'overflow');
+        // Past the bound the connection is told to sync (see `endReplay`) instead of growing without end.
+        if (held.length >= this.config.HERALD_REPLAY_MAX_HELD) this.held.set(connection, 'overflow');
         else held.push(delivery);
       }
     }

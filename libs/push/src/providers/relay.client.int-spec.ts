@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 
-import { FakeRelay, freePort } from '@herald/testing';
+import { FakeRelay, refusedPort } from '@herald/testing';
 
 import { BITWARDEN_CLOUD, RelayClient, type RelayOptions } from './relay.client';
 import { PushProviderConfigError } from './send-outcome';
@@ -259,13 +259,13 @@ describe('RelayClient against a push relay', () => {
   });
 
   it('retries when the relay is down', async () => {
-    const outcome = await newClient({ relayUri: `http://127.0.0.1:${await freePort()}` }).delete('d-1');
+    const outcome = await newClient({ relayUri: `http://127.0.0.1:${await refusedPort()}` }).delete('d-1');
 
     expect(outcome).toEqual({ kind: 'retry', reason: 'relay POST /push/delete failed: ECONNREFUSED' });
   });
 
   it('retries when identity is down', async () => {
-    const outcome = await newClient({ identityUri: `http://127.0.0.1:${await freePort()}` }).delete('d-1');
+    const outcome = await newClient({ identityUri: `http://127.0.0.1:${await refusedPort()}` }).delete('d-1');
 
     expect(outcome).toEqual({ kind: 'retry', reason: 'identity token request failed: ECONNREFUSED' });
   });

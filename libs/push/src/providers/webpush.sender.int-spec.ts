@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { generateRequestDetails } from 'web-push';
 
-import { FakeWebPushEndpoint, freePort } from '@herald/testing';
+import { FakeWebPushEndpoint, refusedPort } from '@herald/testing';
 
 import { PushProviderConfigError } from './send-outcome';
 import { generateVapidKeys, type WebPushMessage, WebPushSender } from './webpush.sender';
@@ -173,7 +173,7 @@ describe('WebPushSender against a Web Push service', () => {
 
   it('retries when the push service is unreachable', async () => {
     const target = service.subscription();
-    const port = await freePort();
+    const port = await refusedPort();
     const outcome = await newSender().send(
       { ...target, endpoint: `http://127.0.0.1:${port}/push/x` },
       message,
