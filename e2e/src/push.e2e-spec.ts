@@ -327,7 +327,7 @@ describe('push delivery', () => {
       iphone: 1,
       extension: 1,
     });
-  });
+  }, 30_000);
 
   it('pushes an organization event to the organization’s devices only', async () => {
     const enabled = randomInt(2) === 1;
@@ -343,7 +343,7 @@ describe('push delivery', () => {
       iphone: 1,
       extension: 0,
     });
-  });
+  }, 30_000);
 
   it('pushes an installation notification to the devices registered by that installation', async () => {
     const notificationId = randomUUID();
@@ -372,7 +372,7 @@ describe('push delivery', () => {
       iphone: 1,
       extension: 0,
     });
-  });
+  }, 30_000);
 
   it('pushes login-with-device approvals to the user’s devices', async () => {
     const requestId = randomUUID();
@@ -387,7 +387,7 @@ describe('push delivery', () => {
       }),
     );
     expect(pushesTo(withId(requestId)).android[0]!.data.type).toBe('16');
-  });
+  }, 30_000);
 
   it('retries transient failures, prunes dead registrations and dead-letters rejections, with counts', async () => {
     const before = await sendCounts();
@@ -521,7 +521,7 @@ describe('push delivery', () => {
       status: 'ok',
       checks: { nats: true, database: true },
     });
-  });
+  }, 30_000);
 
   it('pushes a relay send from the installation like an event, leaving out the device it names', async () => {
     const date = uniqueDate();
@@ -542,7 +542,7 @@ describe('push delivery', () => {
     // The named device gets a later event, and only that.
     await sendMarker();
     expect(countsOf(pushesTo(isThisSend))).toEqual({ android: 0, actingAndroid: 1, iphone: 1, extension: 1 });
-  });
+  }, 30_000);
 
   it('limits repeated wrong installation keys from one address, and only from that address', async () => {
     // An address of its own on loopback, so the limit touches no other test of this file.
@@ -564,5 +564,5 @@ describe('push delivery', () => {
       status: 200,
       body: { token_type: 'Bearer' },
     });
-  });
+  }, 30_000);
 });

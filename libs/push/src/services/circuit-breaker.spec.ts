@@ -96,15 +96,17 @@ function gate() {
   let most = 0;
   const started: string[] = [];
   const pending = new Map<string, () => void>();
-  const work = (name: string, fail = false) => async () => {
-    running += 1;
-    most = Math.max(most, running);
-    started.push(name);
-    await new Promise<void>((resolve) => pending.set(name, resolve));
-    running -= 1;
-    if (fail) throw new Error(`${name} failed`);
-    return name;
-  };
+  const work =
+    (name: string, fail = false) =>
+    async () => {
+      running += 1;
+      most = Math.max(most, running);
+      started.push(name);
+      await new Promise<void>((resolve) => pending.set(name, resolve));
+      running -= 1;
+      if (fail) throw new Error(`${name} failed`);
+      return name;
+    };
   const finish = (name: string) => {
     const resolve = pending.get(name);
     if (!resolve) throw new Error(`${name} has not started`);
