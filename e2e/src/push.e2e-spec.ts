@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -8,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect, type NatsConnection } from 'nats';
 import webpush from 'web-push';
 
+import { devicePushJobCodec } from '@herald/contracts';
 import { HeraldPublisher } from '@herald/publisher';
 import {
   builtEntryPoint,
@@ -15,12 +17,29 @@ import {
   eventually,
   FakeApns,
   FakeFcm,
+  type FakeSubscription,
   FakeWebPushEndpoint,
   ServiceProcess,
   TEST_NATS_URL,
   TestIssuer,
   testNamespace,
 } from '@herald/testing';
+
+type Payload = Record<string, unknown>;
+
+/** The `payload` JSON string a push carries, parsed. */
+function parsePayload(text: unknown): Payload {
+  return typeof text === 'string' ? (JSON.parse(text) as Payload) : {};
+}
+
+/** APNs and Web Push bodies carry `{data: {type, payload}}`. */
+const payloadOf = (body: unknown): Payload =>
+  parsePayload((body as { data?: { payload?: unknown } } | null)?.data?.payload);
+
+const withId = (id: string) => (payload: Payload) => payload.Id === id;
+
+/** A date no other push of this file carries, as the payloads show it. */
+const uniqueDate = () => new Date(Date.UTC(2030, 0, 1) + randomInt(2 ** 40)).toISOString();
 
 /**
  * From an event on NATS to the bytes each provider receives: FCM v1, APNs and Web Push fakes that
@@ -52,6 +71,7 @@ describe('push delivery', () => {
     token: randomUUID().replace(/-/g, '').repeat(2),
   };
   const extensionIdentifier = randomUUID();
+  let extensionSubscription: FakeSubscription;
 
   const relay = (method: string, path: string, body: unknown, token = relayToken) =>
     fetch(`${worker.url}${path}`, {
@@ -59,6 +79,121 @@ describe('push delivery', () => {
       headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
       body: JSON.stringify(body),
     });
+
+  const tokenForm = (secret: string) =>
+    new URLSearchParams({
+      grant_type: 'client_credentials',
+      scope: 'api.push',
+      client_id: `installation.${installation.id}`,
+      client_secret: secret,
+    });
+
+  /** `POST /connect/token` from a chosen loopback source address (the limiter counts per address). */
+  const tokenRequestFrom = (localAddress: string, secret: string) =>
+    new Promise<{ status: number; body: unknown }>((resolve, reject) => {
+      const form = tokenForm(secret).toString();
+      const request = httpRequest(
+        `${worker.url}/connect/token`,
+        {
+          method: 'POST',
+          localAddress,
+          headers: {
+            'Content-Type': 'application/x-www-form-urlencoded',
+            'Content-Length': Buffer.byteLength(form),
+          },
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () =>
+            resolve({
+              status: response.statusCode!,
+              body: JSON.parse(Buffer.concat(chunks).toString('utf8')),
+            }),
+          );
+          response.on('error', reject);
+        },
+      );
+      request.on('error', reject);
+      request.end(form);
+    });
+
+  /** The browser extension registers its Web Push subscription itself, with the user's token. */
+  const subscribeExtension = async () => {
+    const extensionToken = await issuer.userToken(userId, {
+      device: extensionIdentifier,
+      devicetype: 'ChromeExtension',
+    });
+    const registered = await fetch(`${worker.url}/devices/identifier/${extensionIdentifier}/web-push-auth`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${extensionToken}` },
+      body: JSON.stringify(extensionSubscription),
+    });
+    expect(registered.status).toBe(200);
+  };
+
+  /** Every push each device got whose payload matches, found by content (never by position). */
+  const pushesTo = (matches: (payload: Payload) => boolean) => {
+    const extensionPath = new URL(extensionSubscription.endpoint).pathname;
+    return {
+      android: fcm.received.filter(
+        (push) => push.token === android.token && matches(parsePayload(push.data.payload)),
+      ),
+      actingAndroid: fcm.received.filter(
+        (push) => push.token === actingAndroid.token && matches(parsePayload(push.data.payload)),
+      ),
+      iphone: apns.received.filter(
+        (push) => push.deviceToken === iphone.token && matches(payloadOf(push.body)),
+      ),
+      extension: browsers.pushes.filter(
+        (push) => push.path === extensionPath && matches(payloadOf(push.body)),
+      ),
+    };
+  };
+  const countsOf = (pushes: ReturnType<typeof pushesTo>) =>
+    Object.fromEntries(Object.entries(pushes).map(([device, received]) => [device, received.length]));
+
+  /**
+   * The negative checks' marker: a later event that every device of the user gets, with no acting
+   * device. A push an earlier event should not have caused would have been queued on the push stream
+   * before the marker's, which the worker takes in order; once the marker reached every device,
+   * such a push has had its turn, and the test looks for it by content.
+   */
+  const sendMarker = async () => {
+    const markerId = randomUUID();
+    await publisher.syncCipherUpdate({ Id: markerId, UserId: userId, RevisionDate: new Date() });
+    await eventually(() =>
+      expect(countsOf(pushesTo(withId(markerId)))).toEqual({
+        android: 1,
+        actingAndroid: 1,
+        iphone: 1,
+        extension: 1,
+      }),
+    );
+  };
+
+  /**
+   * `herald_push_sends_total` by `provider/outcome`, read from `/metrics`. The family must be there
+   * (a renamed metric fails the test); an outcome that has not happened yet counts 0.
+   */
+  const sendCounts = async (): Promise<Record<string, number>> => {
+    const text = await (await fetch(`${worker.url}/metrics`)).text();
+    expect(text).toContain('# TYPE herald_push_sends_total counter');
+    const counts: Record<string, number> = {};
+    for (const match of text.matchAll(/^herald_push_sends_total\{([^}]*)\} (\S+)$/gm)) {
+      const labels = Object.fromEntries(
+        [...match[1]!.matchAll(/(\w+)="([^"]*)"/g)].map(([, k, v]) => [k, v]),
+      );
+      counts[`${labels.provider}/${labels.outcome}`] = Number(match[2]);
+    }
+    return counts;
+  };
+  const difference = (after: Record<string, number>, before: Record<string, number>) =>
+    Object.fromEntries(
+      Object.entries(after)
+        .map(([key, value]) => [key, value - (before[key] ?? 0)] as const)
+        .filter(([, value]) => value !== 0),
+    );
 
   beforeAll(async () => {
     issuer = await TestIssuer.create();
@@ -109,12 +244,7 @@ describe('push delivery', () => {
     const tokenResponse = await fetch(`${worker.url}/connect/token`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'client_credentials',
-        scope: 'api.push',
-        client_id: `installation.${installation.id}`,
-        client_secret: installation.key,
-      }),
+      body: tokenForm(installation.key),
     });
     expect(tokenResponse.status).toBe(200);
     const granted = (await tokenResponse.json()) as {
@@ -153,18 +283,8 @@ describe('push delivery', () => {
       (await relay('PUT', '/push/add-organization', { devices: [{ id: android.deviceId }], organizationId }))
         .status,
     ).toBe(200);
-    // The browser extension registers its Web Push subscription itself, with the user's token.
-    const subscription = browsers.subscription();
-    const extensionToken = await issuer.userToken(userId, {
-      device: extensionIdentifier,
-      devicetype: 'ChromeExtension',
-    });
-    const registered = await fetch(`${worker.url}/devices/identifier/${extensionIdentifier}/web-push-auth`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${extensionToken}` },
-      body: JSON.stringify(subscription),
-    });
-    expect(registered.status).toBe(200);
+    extensionSubscription = browsers.subscription();
+    await subscribeExtension();
   }, 60_000);
 
   afterAll(async () => {
@@ -183,53 +303,52 @@ describe('push delivery', () => {
       { Id: cipherId, UserId: userId, RevisionDate: new Date('2026-11-23T10:00:00Z') },
       { contextId: actingAndroid.identifier },
     );
-    await eventually(() => {
-      expect(fcm.received.filter((push) => push.data.type === '0')).toHaveLength(1);
-      expect(apns.received).toHaveLength(1);
-      expect(browsers.pushes).toHaveLength(1);
+    const landed = await eventually(() => {
+      const got = pushesTo(withId(cipherId));
+      expect(countsOf(got)).toMatchObject({ android: 1, iphone: 1, extension: 1 });
+      return got;
     });
-    const toAndroid = fcm.received[0]!;
-    expect(toAndroid.token).toBe(android.token);
-    expect(toAndroid.data.type).toBe('0');
-    expect(JSON.parse(toAndroid.data.payload!)).toEqual({
+    const payload = JSON.stringify({
       Id: cipherId,
       UserId: userId,
       RevisionDate: '2026-11-23T10:00:00.000Z',
     });
-    const toIphone = apns.received[0]!;
-    expect(toIphone.deviceToken).toBe(iphone.token);
-    expect(toIphone.headers['apns-topic']).toBe('com.8bit.bitwarden');
-    expect(toIphone.body).toEqual({
-      aps: { 'content-available': 1 },
-      data: {
-        type: 0,
-        payload: JSON.stringify({ Id: cipherId, UserId: userId, RevisionDate: '2026-11-23T10:00:00.000Z' }),
-      },
+    expect(landed.android[0]!.data).toMatchObject({ type: '0', payload });
+    expect(landed.iphone[0]!.headers['apns-topic']).toBe('com.8bit.bitwarden');
+    expect(landed.iphone[0]!.body).toEqual({ aps: { 'content-available': 1 }, data: { type: 0, payload } });
+    expect(landed.extension[0]!.body).toEqual({
+      data: { type: 0, payload, contextId: actingAndroid.identifier },
     });
-    expect(browsers.pushes[0]!.body).toEqual({
-      data: {
-        type: 0,
-        payload: JSON.stringify({ Id: cipherId, UserId: userId, RevisionDate: '2026-11-23T10:00:00.000Z' }),
-        contextId: actingAndroid.identifier,
-      },
+    // The acting device gets a later event, and only that: its push of this one was never sent.
+    await sendMarker();
+    expect(countsOf(pushesTo(withId(cipherId)))).toEqual({
+      android: 1,
+      actingAndroid: 0,
+      iphone: 1,
+      extension: 1,
     });
-    expect(fcm.received.some((push) => push.token === actingAndroid.token)).toBe(false);
-  });
+  }, 30_000);
 
   it('pushes an organization event to the organization’s devices only', async () => {
-    const before = { fcm: fcm.received.length, apns: apns.received.length, web: browsers.pushes.length };
-    await publisher.syncOrganizationStatusChanged({ OrganizationId: organizationId, Enabled: false });
-    await eventually(() => {
-      expect(fcm.received.slice(before.fcm).map((push) => push.token)).toEqual([android.token]);
-      expect(apns.received.slice(before.apns).map((push) => push.deviceToken)).toEqual([iphone.token]);
+    const enabled = randomInt(2) === 1;
+    await publisher.syncOrganizationStatusChanged({ OrganizationId: organizationId, Enabled: enabled });
+    const isThisEvent = (payload: Payload) =>
+      payload.OrganizationId === organizationId && payload.Enabled === enabled;
+    await eventually(() => expect(countsOf(pushesTo(isThisEvent))).toMatchObject({ android: 1, iphone: 1 }));
+    // The user's other Android phone and the browser extension are not in the organization.
+    await sendMarker();
+    expect(countsOf(pushesTo(isThisEvent))).toEqual({
+      android: 1,
+      actingAndroid: 0,
+      iphone: 1,
+      extension: 0,
     });
-    expect(browsers.pushes.length).toBe(before.web);
-  });
+  }, 30_000);
 
   it('pushes an installation notification to the devices registered by that installation', async () => {
-    const before = { fcm: fcm.received.length, apns: apns.received.length };
+    const notificationId = randomUUID();
     await publisher.notification({
-      Id: randomUUID(),
+      Id: notificationId,
       Priority: 0,
       Global: true,
       ClientType: 0,
@@ -237,99 +356,140 @@ describe('push delivery', () => {
       CreationDate: new Date(),
       RevisionDate: new Date(),
     });
-    // FCM and APNs sends are independent, so wait for both rather than for one of them.
-    await eventually(() => {
-      expect(
-        fcm.received
-          .slice(before.fcm)
-          .map((push) => push.token)
-          .sort(),
-      ).toEqual([android.token, actingAndroid.token].sort());
-      // The iPhone was registered without an installation id by a caller that is that installation.
-      expect(apns.received.slice(before.apns).map((push) => push.deviceToken)).toEqual([iphone.token]);
+    // The iPhone was registered without an installation id by a caller that is that installation.
+    await eventually(() =>
+      expect(countsOf(pushesTo(withId(notificationId)))).toMatchObject({
+        android: 1,
+        actingAndroid: 1,
+        iphone: 1,
+      }),
+    );
+    // The extension registered itself, with the user's token: not a device of the installation.
+    await sendMarker();
+    expect(countsOf(pushesTo(withId(notificationId)))).toEqual({
+      android: 1,
+      actingAndroid: 1,
+      iphone: 1,
+      extension: 0,
     });
-  });
+  }, 30_000);
 
   it('pushes login-with-device approvals to the user’s devices', async () => {
-    const before = { fcm: fcm.received.length, apns: apns.received.length, web: browsers.pushes.length };
-    await publisher.authRequestResponse({ Id: randomUUID(), UserId: userId });
-    // Every device of the user, the acting one too (no context): wait for all four sends, so none
-    // is still in flight when the next test scripts the fakes' answers.
-    await eventually(() => {
-      expect(
-        fcm.received
-          .slice(before.fcm)
-          .filter((push) => push.data.type === '16')
-          .map((push) => push.token)
-          .sort(),
-      ).toEqual([android.token, actingAndroid.token].sort());
-      expect(apns.received.slice(before.apns).map((push) => push.deviceToken)).toEqual([iphone.token]);
-      expect(browsers.pushes.length).toBe(before.web + 1);
-    });
-  });
+    const requestId = randomUUID();
+    await publisher.authRequestResponse({ Id: requestId, UserId: userId });
+    // Every device of the user, the acting one too (no context).
+    await eventually(() =>
+      expect(countsOf(pushesTo(withId(requestId)))).toEqual({
+        android: 1,
+        actingAndroid: 1,
+        iphone: 1,
+        extension: 1,
+      }),
+    );
+    expect(pushesTo(withId(requestId)).android[0]!.data.type).toBe('16');
+  }, 30_000);
 
   it('retries transient failures, prunes dead registrations and dead-letters rejections, with counts', async () => {
+    const before = await sendCounts();
     // FCM: 500, then success. APNs: 429 with Retry-After, then success.
     fcm.respondWith(500, { error: { status: 'INTERNAL' } });
     apns.respondWith(429, 'TooManyRequests', '1');
-    const before = { fcm: fcm.received.length, apns: apns.received.length };
-    await publisher.syncFolderUpdate({ Id: randomUUID(), UserId: userId, RevisionDate: new Date() });
+    const retriedId = randomUUID();
+    await publisher.syncFolderUpdate({ Id: retriedId, UserId: userId, RevisionDate: new Date() });
     await eventually(
       () => {
-        // The failed attempt is recorded by the fake too: two requests, the second one answered 200.
-        expect(fcm.received.length - before.fcm).toBeGreaterThanOrEqual(3); // android ×2 attempts + acting android
-        expect(apns.received.length - before.apns).toBe(2);
+        // The fakes record failed attempts too: one Android phone twice (500, then 200), the iPhone twice.
+        const got = pushesTo(withId(retriedId));
+        expect(got.android.length + got.actingAndroid.length).toBe(3);
+        expect(got.iphone).toHaveLength(2);
+        expect(got.extension).toHaveLength(1);
       },
       { timeoutMs: 30_000 },
     );
+
     // Web Push: the browser's push service says the subscription is gone.
     browsers.respondWith(410);
-    const webBefore = browsers.pushes.length;
-    await publisher.syncSettings({ UserId: userId, Date: new Date() });
-    await eventually(async () =>
-      expect(await worker.metric('herald_push_sends_total', { provider: 'webpush', outcome: 'gone' })).toBe(
-        1,
-      ),
-    );
-    await publisher.syncSettings({ UserId: userId, Date: new Date() });
+    const logsBefore = worker.logs.length;
+    const goneId = randomUUID();
+    await publisher.syncFolderUpdate({ Id: goneId, UserId: userId, RevisionDate: new Date() });
+    await eventually(() => {
+      const got = pushesTo(withId(goneId));
+      expect(got.extension.map((push) => push.status)).toEqual([410]);
+      expect(countsOf(got)).toMatchObject({ android: 1, actingAndroid: 1, iphone: 1 });
+    });
+    // The answer is counted before the registration is removed: wait for the removal itself.
     await eventually(() =>
-      expect(fcm.received.filter((push) => push.data.type === '10').length).toBeGreaterThanOrEqual(4),
+      expect(
+        worker.logs
+          .slice(logsBefore)
+          .filter((line) => line.msg === 'removed a dead push registration' && line.provider === 'webpush'),
+      ).toHaveLength(1),
     );
-    expect(browsers.pushes.length).toBe(webBefore + 1); // the 410 one; nothing after the pruning
+    const afterId = randomUUID();
+    await publisher.syncFolderUpdate({ Id: afterId, UserId: userId, RevisionDate: new Date() });
+    // One resolution queues every device's push, so once the phones have theirs the event is resolved.
+    await eventually(() =>
+      expect(countsOf(pushesTo(withId(afterId)))).toMatchObject({ android: 1, actingAndroid: 1, iphone: 1 }),
+    );
+    // The marker for the pruned subscription: the extension subscribes again (same endpoint) and a
+    // later event reaches it; the event sent while it was pruned never did.
+    await subscribeExtension();
+    await sendMarker();
+    expect(countsOf(pushesTo(withId(afterId)))).toEqual({
+      android: 1,
+      actingAndroid: 1,
+      iphone: 1,
+      extension: 0,
+    });
+
     // FCM: a permanent rejection goes to the dead-letter stream with its reason.
     fcm.respondWith(400, {
       error: { status: 'INVALID_ARGUMENT', message: 'Invalid JSON payload received.' },
     });
-    await publisher.syncSendCreate({ Id: randomUUID(), UserId: userId, RevisionDate: new Date() });
-    const manager = await nats.jetstreamManager();
-    const dead = await eventually(() =>
-      manager.streams.getMessage(`${namespace}_DEAD`, { last_by_subj: `${namespace}.dead.push-device` }),
+    const rejectedId = randomUUID();
+    await publisher.syncSendCreate({ Id: rejectedId, UserId: userId, RevisionDate: new Date() });
+    await eventually(() =>
+      expect(countsOf(pushesTo(withId(rejectedId)))).toEqual({
+        android: 1,
+        actingAndroid: 1,
+        iphone: 1,
+        extension: 1,
+      }),
     );
+    const manager = await nats.jetstreamManager();
+    const dead = await eventually(async () => {
+      const message = await manager.streams.getMessage(`${namespace}_DEAD`, {
+        last_by_subj: `${namespace}.dead.push-device`,
+      });
+      expect(devicePushJobCodec.decode(message.data).payload.Id).toBe(rejectedId);
+      return message;
+    });
     expect(dead.header.get('Herald-Dead-Reason')).toMatch(/INVALID_ARGUMENT|Invalid/);
 
-    const counts = {
-      fcmSent: await worker.metric('herald_push_sends_total', { provider: 'fcm', outcome: 'sent' }),
-      fcmRetried: await worker.metric('herald_push_sends_total', { provider: 'fcm', outcome: 'retry' }),
-      fcmRejected: await worker.metric('herald_push_sends_total', { provider: 'fcm', outcome: 'rejected' }),
-      apnsSent: await worker.metric('herald_push_sends_total', { provider: 'apns', outcome: 'sent' }),
-      apnsRetried: await worker.metric('herald_push_sends_total', { provider: 'apns', outcome: 'retry' }),
-      webpushSent: await worker.metric('herald_push_sends_total', { provider: 'webpush', outcome: 'sent' }),
-      webpushPruned: await worker.metric('herald_push_sends_total', { provider: 'webpush', outcome: 'gone' }),
-    };
-    process.stdout.write(`\n[push faults] ${JSON.stringify(counts)}\n`);
-    expect(counts).toMatchObject({ fcmRetried: 1, fcmRejected: 1, apnsRetried: 1, webpushPruned: 1 });
+    // Counted by outcome, as differences: other tests of this file push too, in any order.
+    await eventually(async () => {
+      const counts = difference(await sendCounts(), before);
+      process.stdout.write(`\n[push faults] ${JSON.stringify(counts)}\n`);
+      expect(counts).toEqual({
+        // retried: 2 (one 500 among them), goneId: 2, afterId: 2, marker: 2, rejectedId: 1 (the other 400)
+        'fcm/sent': 9,
+        'fcm/retry': 1,
+        'fcm/rejected': 1,
+        // retried: 1 after the 429, goneId, afterId, marker, rejectedId
+        'apns/sent': 5,
+        'apns/retry': 1,
+        // retried, marker, rejectedId; goneId answered 410; afterId never sent
+        'webpush/sent': 3,
+        'webpush/gone': 1,
+      });
+    });
   }, 60_000);
 
   it('refuses bad relay requests with the field at fault, and wrong credentials with invalid_client', async () => {
     const wrong = await fetch(`${worker.url}/connect/token`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'client_credentials',
-        scope: 'api.push',
-        client_id: `installation.${installation.id}`,
-        client_secret: 'wrong',
-      }),
+      body: tokenForm('wrong'),
     });
     expect(wrong.status).toBe(400);
     expect(await wrong.json()).toMatchObject({ error: 'invalid_client' });
@@ -353,19 +513,6 @@ describe('push delivery', () => {
     ).toBe(403);
     expect((await relay('POST', '/push/send', { type: 5, payload: {} })).status).toBe(400);
     expect((await relay('POST', '/push/delete', { id: android.deviceId }, 'not-a-token')).status).toBe(401);
-    // A relay send from the installation is pushed like an event.
-    const before = apns.received.length;
-    expect(
-      (
-        await relay('POST', '/push/send', {
-          type: 5,
-          payload: { userId, date: new Date().toISOString() },
-          userId,
-          identifier: android.identifier,
-        })
-      ).status,
-    ).toBe(200);
-    await eventually(() => expect(apns.received.length).toBe(before + 1));
     expect(await (await fetch(`${worker.url}/push/config`)).json()).toMatchObject({
       pushTechnology: 1,
       vapidPublicKey: expect.stringMatching(/^[A-Za-z0-9_-]{87}$/),
@@ -374,5 +521,48 @@ describe('push delivery', () => {
       status: 'ok',
       checks: { nats: true, database: true },
     });
-  });
+  }, 30_000);
+
+  it('pushes a relay send from the installation like an event, leaving out the device it names', async () => {
+    const date = uniqueDate();
+    expect(
+      (
+        await relay('POST', '/push/send', {
+          type: 5,
+          payload: { userId, date },
+          userId,
+          identifier: android.identifier,
+        })
+      ).status,
+    ).toBe(200);
+    const isThisSend = (payload: Payload) => payload.UserId === userId && payload.Date === date;
+    await eventually(() =>
+      expect(countsOf(pushesTo(isThisSend))).toMatchObject({ actingAndroid: 1, iphone: 1, extension: 1 }),
+    );
+    // The named device gets a later event, and only that.
+    await sendMarker();
+    expect(countsOf(pushesTo(isThisSend))).toEqual({ android: 0, actingAndroid: 1, iphone: 1, extension: 1 });
+  }, 30_000);
+
+  it('limits repeated wrong installation keys from one address, and only from that address', async () => {
+    // An address of its own on loopback, so the limit touches no other test of this file.
+    const address = `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}`;
+    for (let attempt = 1; attempt <= 10; attempt += 1) {
+      expect(await tokenRequestFrom(address, 'wrong')).toMatchObject({
+        status: 400,
+        body: { error: 'invalid_client' },
+      });
+    }
+    // The eleventh try within the minute is refused before the key is checked, even the right key.
+    expect(await tokenRequestFrom(address, 'wrong')).toMatchObject({
+      status: 429,
+      body: { error: 'too_many_requests' },
+    });
+    expect(await tokenRequestFrom(address, installation.key)).toMatchObject({ status: 429 });
+    // Another address with the right key is not affected.
+    expect(await tokenRequestFrom('127.0.0.1', installation.key)).toMatchObject({
+      status: 200,
+      body: { token_type: 'Bearer' },
+    });
+  }, 30_000);
 });

@@ -1,11 +1,11 @@
-import { Body, Controller, HttpCode, HttpException, Inject, Post, Req } from '@nestjs/common';
+import { Body, Controller, HttpCode, HttpException, Inject, Optional, Post, Req } from '@nestjs/common';
 import { type Request } from 'express';
 import { PinoLogger } from 'nestjs-pino';
 
 import { isGuid } from '@herald/contracts';
 import { type Database } from '@herald/persistence';
 
-import { PUSH_DATABASE } from '../push.tokens';
+import { PUSH_CLOCK, PUSH_DATABASE } from '../push.tokens';
 import { RelayTokensService } from '../services/relay-tokens.service';
 import { FailureLimiter } from '../services/failure-limiter';
 
@@ -15,13 +15,16 @@ import { FailureLimiter } from '../services/failure-limiter';
  */
 @Controller()
 export class IdentityController {
-  private readonly failures = new FailureLimiter(10, 60_000);
+  /** Ten refusals a minute per client address. */
+  private readonly failures: FailureLimiter;
 
   constructor(
     @Inject(PUSH_DATABASE) private readonly database: Database,
     private readonly tokens: RelayTokensService,
     private readonly logger: PinoLogger,
+    @Optional() @Inject(PUSH_CLOCK) now: () => number = Date.now,
   ) {
+    this.failures = new FailureLimiter(10, 60_000, now);
     this.logger.setContext(IdentityController.name);
   }
 

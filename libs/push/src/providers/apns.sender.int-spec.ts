@@ -306,10 +306,30 @@ describe('ApnsSender.create', () => {
     expect((error as Error).message).toMatch(message);
   });
 
-  it('accepts production and sandbox without connecting', async () => {
-    for (const host of ['production', 'sandbox', undefined]) {
-      const sender = await ApnsSender.create({ ...valid, host });
+  it.each([
+    ['production', 'https://api.push.apple.com'],
+    ['sandbox', 'https://api.sandbox.push.apple.com'],
+    [' sandbox ', 'https://api.sandbox.push.apple.com'],
+    [undefined, 'https://api.push.apple.com'],
+    ['https://apns.example:8443/ignored/path', 'https://apns.example:8443'],
+  ])('sends to the origin that host %p resolves to, without connecting first', async (host, origin) => {
+    const sender = await ApnsSender.create({ ...valid, host });
+    try {
+      expect(sender.origin).toBe(origin);
+    } finally {
       await sender.close();
+    }
+  });
+
+  it('sends to the server a host URL names, whatever path follows it', async () => {
+    const apns = await FakeApns.start({ key, topic: valid.topic });
+    const sender = await ApnsSender.create({ ...valid, host: `${apns.url}/ignored/path?query` });
+    try {
+      expect(await sender.send(deviceToken, push)).toEqual({ kind: 'sent' });
+      expect(apns.received.map((request) => request.headers[':path'])).toEqual([`/3/device/${deviceToken}`]);
+    } finally {
+      await sender.close();
+      await apns.stop();
     }
   });
 });

@@ -62,7 +62,8 @@ export class ApnsSender {
     private readonly keyId: string,
     private readonly teamId: string,
     private readonly topic: string,
-    private readonly origin: string,
+    /** Where every request goes: the origin `host` resolved to. */
+    readonly origin: string,
     private readonly timeoutMs: number,
   ) {}
 

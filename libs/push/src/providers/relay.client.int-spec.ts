@@ -278,13 +278,47 @@ describe('RelayClient against a push relay', () => {
 });
 
 describe('RelayClient configuration', () => {
-  it('defaults to the US cloud and exports both regions', () => {
-    expect(BITWARDEN_CLOUD).toEqual({
-      us: { relayUri: 'https://push.bitwarden.com', identityUri: 'https://identity.bitwarden.com' },
-      eu: { relayUri: 'https://api.bitwarden.eu', identityUri: 'https://identity.bitwarden.eu' },
+  /** The URLs the client requests, answered as identity and the relay would; the real hosts are not reachable from tests. */
+  function recordRequests(): string[] {
+    const requested: string[] = [];
+    jest.spyOn(globalThis, 'fetch').mockImplementation((input) => {
+      const url = input instanceof Request ? input.url : String(input);
+      requested.push(url);
+      return Promise.resolve(
+        url.endsWith('/connect/token')
+          ? Response.json({ access_token: 'token', expires_in: 3600, token_type: 'Bearer' })
+          : new Response(null, { status: 200 }),
+      );
     });
-    expect(() => new RelayClient({ installationId, installationKey })).not.toThrow();
-    expect(() => new RelayClient({ ...BITWARDEN_CLOUD.eu, installationId, installationKey })).not.toThrow();
+    return requested;
+  }
+
+  afterEach(() => {
+    jest.restoreAllMocks();
+  });
+
+  it('calls Bitwarden’s US cloud when no URIs are configured', async () => {
+    const requested = recordRequests();
+    const client = new RelayClient({ installationId, installationKey });
+
+    expect(await client.send({ type: 5, payload: { userId }, userId })).toEqual({ kind: 'sent' });
+    expect(await client.delete('d-1')).toEqual({ kind: 'sent' });
+    expect(requested).toEqual([
+      'https://identity.bitwarden.com/connect/token',
+      'https://push.bitwarden.com/push/send',
+      'https://push.bitwarden.com/push/delete',
+    ]);
+  });
+
+  it('calls the EU cloud with BITWARDEN_CLOUD.eu', async () => {
+    const requested = recordRequests();
+    const client = new RelayClient({ ...BITWARDEN_CLOUD.eu, installationId, installationKey });
+
+    expect(await client.send({ type: 5, payload: { userId }, userId })).toEqual({ kind: 'sent' });
+    expect(requested).toEqual([
+      'https://identity.bitwarden.eu/connect/token',
+      'https://api.bitwarden.eu/push/send',
+    ]);
   });
 
   it.each([

@@ -51,13 +51,16 @@ export class Semaphore {
   constructor(private readonly limit: number) {}
 
   async run<T>(work: () => Promise<T>): Promise<T> {
+    // A freed slot is handed straight to the first waiter: were it released and taken again, a
+    // caller arriving before the waiter resumes would take it too, and one more would run.
     if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active += 1;
+    else this.active += 1;
     try {
       return await work();
     } finally {
-      this.active -= 1;
-      this.waiting.shift()?.();
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active -= 1;
     }
   }
 }
