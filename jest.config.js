@@ -1,12 +1,15 @@
 // One Jest run, three tiers. `npm test` builds first because the e2e tier starts the built apps.
 const preset = require('./jest.preset');
 
-const tier = (displayName, testMatch, extra = {}) => ({
+const tier = (displayName, testMatch, timeoutMs) => ({
   ...preset,
   displayName,
   rootDir: __dirname,
   testMatch,
-  ...extra,
+  ...(timeoutMs && {
+    globals: { tierTimeoutMs: timeoutMs },
+    setupFilesAfterEnv: ['<rootDir>/scripts/jest/tier-timeout.js'],
+  }),
 });
 
 module.exports = {
@@ -14,7 +17,7 @@ module.exports = {
     tier('unit', ['<rootDir>/{apps,libs}/**/*.spec.ts']),
     // I/O tiers share two cores with the processes they start: generous per-test deadlines, so a
     // slow moment fails only a test that really hangs.
-    tier('integration', ['<rootDir>/{apps,libs}/**/*.int-spec.ts'], { testTimeout: 20_000 }),
-    tier('e2e', ['<rootDir>/e2e/**/*.e2e-spec.ts'], { testTimeout: 60_000 }),
+    tier('integration', ['<rootDir>/{apps,libs}/**/*.int-spec.ts'], 20_000),
+    tier('e2e', ['<rootDir>/e2e/**/*.e2e-spec.ts'], 60_000),
   ],
 };
