@@ -145,7 +145,12 @@ async function settle(
   );
   await eventually(
     () => {
-      for (const { device, ids } of fleet) expect(device.tally(ids).lost).toBe(0);
+      const lost = fleet.flatMap(({ device, ids }) =>
+        ids.flatMap((id, index) =>
+          device.received.has(id) ? [] : [`device ${device.id}: event ${index + 1} of ${ids.length}`],
+        ),
+      );
+      expect(lost).toEqual([]);
     },
     { timeoutMs: deliveryMs },
   );
@@ -413,8 +418,14 @@ describe('a cluster of gateways and dispatchers', () => {
     // same socket after any Close would have, so its arrival on an open connection proves there
     // was none, and that nothing else reached it.
     const marker = await notify(bystander.userId);
-    await eventually(() => expect(bystander.received.has(marker)).toBe(true));
-    expect(bystander.closedByServer).toBe(false);
+    await eventually(
+      () =>
+        expect({ closed: bystander.closedByServer, marker: bystander.received.has(marker) }).toEqual({
+          closed: false,
+          marker: true,
+        }),
+      { timeoutMs: 5_000 },
+    );
     expect(bystander.arrivals).toEqual([marker]);
     await eventually(() =>
       expect(g1.rawOutput.join('\n')).toMatch(
@@ -427,7 +438,7 @@ describe('a cluster of gateways and dispatchers', () => {
       headers: { Authorization: `Bearer ${await issuer.userToken(userId)}` },
     });
     expect(refused.status).toBe(403);
-  });
+  }, 20_000);
 
   it('replays to a device what it missed while away, in order, on another gateway', async () => {
     const [g1, g2] = gateways as [ServiceProcess, ServiceProcess, ServiceProcess];
