@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { connect, type JetStreamManager, type NatsConnection } from 'nats';
+import { connect, type JetStreamManager, type KV, type NatsConnection } from 'nats';
 
-import { natsNames } from '@herald/contracts';
+import { type GatewayHeartbeat, natsNames } from '@herald/contracts';
 import { HeraldPublisher } from '@herald/publisher';
 import {
   deleteNamespace,
@@ -22,12 +22,18 @@ interface Message {
 
 /**
  * One device of one user, as a real Bitwarden client: a device identifier that survives
- * reconnects, a fresh token each time, and a tally of every notification it ever received.
+ * reconnects, a fresh token each time, and a tally of every notification it ever received: how
+ * many times each event id arrived, and all of them in arrival order.
  */
 class Device {
   readonly id = randomUUID();
+  /** Arrivals per event id (the id the payload carried), so an event received twice shows. */
   readonly received = new Map<string, number>();
+  /** Every event id in arrival order. */
+  readonly arrivals: string[] = [];
   readonly types: number[] = [];
+  /** When the server closed each of its connections (`performance.now()` of this process). */
+  readonly closes: number[] = [];
   client: HubClient | undefined;
   closedByServer = false;
   private connecting = false;
@@ -42,10 +48,14 @@ class Device {
     const token = await this.issuer.userToken(this.userId, { device: this.id, ...this.claims });
     const client = await HubClient.connect(`${gateway.url}/notifications/hub`, { token });
     this.closedByServer = false;
-    client.connection.onclose(() => (this.closedByServer = true));
+    client.connection.onclose(() => {
+      this.closes.push(performance.now());
+      this.closedByServer = true;
+    });
     client.connection.on('ReceiveMessage', (message: Message) => {
       this.types.push(message.Type);
       const id = typeof message.Payload.Id === 'string' ? message.Payload.Id : `type-${message.Type}`;
+      this.arrivals.push(id);
       this.received.set(id, (this.received.get(id) ?? 0) + 1);
     });
     this.client = client;
@@ -67,13 +77,24 @@ class Device {
     return this.client !== undefined && !this.closedByServer;
   }
 
+  /**
+   * Makes the gateway hear from this client now, as a real client's ping would: it calls a method
+   * the hub does not have and waits for the refusal, so the gateway has received the call.
+   */
+  async signOfLife(): Promise<void> {
+    await expect(this.client!.connection.invoke('SignOfLife')).rejects.toThrow(/Unknown hub method/);
+  }
+
   async disconnect(): Promise<void> {
     await this.client?.stop();
     this.client = undefined;
   }
 
-  /** Counts against what it should have received. */
-  tally(expected: string[]): { delivered: number; duplicates: number; lost: number } {
+  /**
+   * Counts against what it should have received: `duplicates` is every arrival of an expected
+   * event beyond its first, `unexpected` every event id it was never meant to get.
+   */
+  tally(expected: string[]): { delivered: number; duplicates: number; lost: number; unexpected: string[] } {
     let delivered = 0;
     let duplicates = 0;
     for (const id of expected) {
@@ -81,55 +102,81 @@ class Device {
       if (count > 0) delivered += 1;
       duplicates += Math.max(0, count - 1);
     }
-    return { delivered, duplicates, lost: expected.length - delivered };
+    const wanted = new Set(expected);
+    const unexpected = [...this.received.keys()].filter((id) => !wanted.has(id));
+    return { delivered, duplicates, lost: expected.length - delivered, unexpected };
   }
 }
 
-function report(
-  name: string,
-  counts: { sent: number; delivered: number; duplicates: number; lost: number },
-): void {
-  process.stdout.write(
-    `\n[${name}] sent ${counts.sent}, delivered ${counts.delivered}, duplicates ${counts.duplicates}, lost ${counts.lost}\n`,
-  );
+/** One event the test published for one device, and when its publication began. */
+interface Sent {
+  id: string;
+  startedAt: number;
+}
+
+/** Expected event ids, and what arrived more than once, per device, checked against a bound. */
+interface Bounded {
+  device: Device;
+  ids: string[];
+  /** Most duplicates the design allows this device (before any slack). */
+  bound: number;
 }
 
 /**
  * Reconnects to `to` every device of the fleet whose connection was closed, until all are online,
- * waits until each has received everything meant for it, and returns the counts over the fleet.
+ * and waits until each has received everything meant for it. Then checks what arrived: nothing
+ * lost, nothing unexpected, and no device with more duplicates than its bound plus the slack
+ * (taken once everything arrived; fleet-wide: each unit is one event that may reach one device
+ * once more).
  */
 async function settle(
-  fleet: Device[],
-  expected: Map<Device, string[]>,
+  name: string,
+  fleet: Bounded[],
   to: ServiceProcess,
-  reconnectMs: number,
-  deliveryMs: number,
+  slackOf: () => number | Promise<number>,
+  { reconnectMs, deliveryMs }: { reconnectMs: number; deliveryMs: number },
 ) {
   await eventually(
     () => {
-      for (const device of fleet) device.reconnectIfClosed(to);
-      expect(fleet.filter((device) => !device.online)).toHaveLength(0);
+      for (const { device } of fleet) device.reconnectIfClosed(to);
+      expect(fleet.filter(({ device }) => !device.online)).toHaveLength(0);
     },
     { timeoutMs: reconnectMs },
   );
   await eventually(
     () => {
-      for (const [device, ids] of expected) expect(device.tally(ids).lost).toBe(0);
+      const lost = fleet.flatMap(({ device, ids }) =>
+        ids.flatMap((id, index) =>
+          device.received.has(id) ? [] : [`device ${device.id}: event ${index + 1} of ${ids.length}`],
+        ),
+      );
+      expect(lost).toEqual([]);
     },
     { timeoutMs: deliveryMs },
   );
-  return [...expected].reduce(
-    (sum, [device, ids]) => {
-      const tally = device.tally(ids);
-      return {
-        sent: sum.sent + ids.length,
-        delivered: sum.delivered + tally.delivered,
-        duplicates: sum.duplicates + tally.duplicates,
-        lost: sum.lost + tally.lost,
-      };
-    },
-    { sent: 0, delivered: 0, duplicates: 0, lost: 0 },
+  const tallies = fleet.map((entry) => ({ ...entry, ...entry.device.tally(entry.ids) }));
+  const slack = await slackOf();
+  const sum = (pick: (tally: (typeof tallies)[number]) => number) =>
+    tallies.reduce((total, tally) => total + pick(tally), 0);
+  const totals = {
+    sent: sum((tally) => tally.ids.length),
+    delivered: sum((tally) => tally.delivered),
+    duplicates: sum((tally) => tally.duplicates),
+    bound: sum((tally) => tally.bound),
+    lost: sum((tally) => tally.lost),
+  };
+  process.stdout.write(
+    `\n[${name}] sent ${totals.sent}, delivered ${totals.delivered}, duplicates ${totals.duplicates} ` +
+      `(bound ${totals.bound} + slack ${slack}; per device ${tallies.map((tally) => `${tally.duplicates}/${tally.bound}`).join(' ')}), lost ${totals.lost}\n`,
   );
+  expect(totals).toMatchObject({ delivered: totals.sent, lost: 0 });
+  expect(tallies.flatMap((tally) => tally.unexpected)).toEqual([]);
+  const over = tallies
+    .filter((tally) => tally.duplicates > tally.bound + slack)
+    .map((tally) => `device ${tally.device.id}: ${tally.duplicates} duplicates > ${tally.bound} + ${slack}`);
+  expect(over).toEqual([]);
+  expect(totals.duplicates).toBeLessThanOrEqual(totals.bound + slack);
+  return totals;
 }
 
 /**
@@ -155,6 +202,7 @@ describe('a cluster of gateways and dispatchers', () => {
   const services: ServiceProcess[] = [];
   const devices: Device[] = [];
   let gateways: ServiceProcess[];
+  let dispatchers: ServiceProcess[];
 
   const start = async (app: 'gateway' | 'dispatcher', extra: Record<string, string> = {}) => {
     const service = await ServiceProcess.start(
@@ -176,11 +224,47 @@ describe('a cluster of gateways and dispatchers', () => {
     const info = await manager.streams.info(names.streams.deliveries, { subjects_filter: subject });
     return info.state.subjects?.[subject] ?? 0;
   };
+  /** The newest sequence in DELIVERIES. */
+  const lastDeliverySequence = async (): Promise<number> =>
+    (await manager.streams.info(natsNames(namespace).streams.deliveries)).state.last_seq;
+  /**
+   * Waits until the gateway's entry in the `gateways` bucket (what replay reads for a gateway that
+   * no longer answers) carries a watermark of at least `sequence`. Beats come every 5 s: three
+   * beats of patience.
+   */
+  const beatCovering = async (gatewayId: string, sequence: number): Promise<GatewayHeartbeat> => {
+    const bucket: KV = await nats
+      .jetstream()
+      .views.kv(natsNames(namespace).buckets.gateways, { bindOnly: true });
+    return eventually(
+      async () => {
+        const beat = (await bucket.get(gatewayId))?.json<GatewayHeartbeat>();
+        expect(beat?.watermark).toBeGreaterThanOrEqual(sequence);
+        return beat!;
+      },
+      { timeoutMs: 16_000, intervalMs: 100 },
+    );
+  };
+  /** Events the given dispatchers have routed since they started (a redelivered event counts again). */
+  const routedBy = async (some: ServiceProcess[]): Promise<number> =>
+    (
+      await Promise.all(
+        some.map((dispatcher) => dispatcher.metric('herald_dispatcher_events_total', { outcome: 'routed' })),
+      )
+    ).reduce((total, count) => total + count, 0);
   /** Publishes one SyncCipherUpdate per user id and returns the cipher id it carried. */
   const notify = async (userId: string): Promise<string> => {
     const id = randomUUID();
     await publisher.syncCipherUpdate({ Id: id, UserId: userId, RevisionDate: new Date() });
     return id;
+  };
+  /**
+   * Notifies a device's user and records it with the moment its publication began: the event may
+   * reach the device before the publisher's acknowledgement does.
+   */
+  const sendTo = async (device: Device, sent: Map<Device, Sent[]>): Promise<void> => {
+    const startedAt = performance.now();
+    sent.get(device)!.push({ id: await notify(device.userId), startedAt });
   };
   const sendViaHttp = async (gateway: ServiceProcess, body: unknown) => {
     const response = await fetch(`${gateway.url}/send`, {
@@ -196,8 +280,10 @@ describe('a cluster of gateways and dispatchers', () => {
 
   beforeAll(async () => {
     issuer = await TestIssuer.create();
-    gateways = await Promise.all([start('gateway'), start('gateway'), start('gateway')]);
-    await Promise.all([start('dispatcher'), start('dispatcher')]);
+    gateways = await Promise.all(
+      ['g1', 'g2', 'g3'].map((name) => start('gateway', { HERALD_GATEWAY_ID: `${namespace}-${name}` })),
+    );
+    dispatchers = await Promise.all([start('dispatcher'), start('dispatcher')]);
     publisher = await HeraldPublisher.connect({ servers: TEST_NATS_URL, namespace });
     nats = await connect({ servers: TEST_NATS_URL });
     manager = await nats.jetstreamManager();
@@ -248,24 +334,30 @@ describe('a cluster of gateways and dispatchers', () => {
     await eventually(() => {
       for (const [device, ids] of expected) expect(device.tally(ids).lost).toBe(0);
     });
-    // Nothing else: a last marker per device arrives after everything above, and the tallies match.
+    // Nothing else, and nothing twice: a last marker per device arrives after everything above,
+    // and then each device holds exactly one arrival of each of its events and of its marker.
     const markers = await Promise.all([...expected.keys()].map((device) => notify(device.userId)));
     await eventually(() =>
       [...expected.keys()].forEach((device, index) =>
         expect(device.received.has(markers[index]!)).toBe(true),
       ),
     );
+    const devicesWithMarkers = [...expected.keys()];
     for (const [device, ids] of expected) {
-      const extra = [...device.received.keys()].filter((id) => !ids.includes(id) && !markers.includes(id));
-      expect(extra).toEqual([]);
-      expect(device.tally(ids).duplicates).toBe(0);
+      // Both devices of user one get the markers sent to either of them.
+      const mine = markers.filter((_marker, index) => devicesWithMarkers[index]!.userId === device.userId);
+      expect(Object.fromEntries(device.received)).toEqual(
+        Object.fromEntries([...ids, ...mine].map((id) => [id, 1])),
+      );
     }
   });
 
   it('sends a gateway only the traffic of groups it holds', async () => {
     const [g1, g2, g3] = gateways as [ServiceProcess, ServiceProcess, ServiceProcess];
     const onlyOnG2 = newDevice();
-    await onlyOnG2.connect(g2);
+    const onG1 = newDevice();
+    const onG3 = newDevice();
+    await Promise.all([onlyOnG2.connect(g2), onG1.connect(g1), onG3.connect(g3)]);
     // Received minus duplicates: a dispatcher that stalls past its ack wait republishes an event's
     // deliveries; the stream stores them once but live subscribers see both, and drop the second.
     const unique = async (gateway: ServiceProcess) =>
@@ -275,12 +367,19 @@ describe('a cluster of gateways and dispatchers', () => {
     const ids: string[] = [];
     for (let index = 0; index < 20; index += 1) ids.push(await notify(onlyOnG2.userId));
     await eventually(() => expect(onlyOnG2.tally(ids).lost).toBe(0));
+    // g1 and g3 each get a marker of their own, published after all 20 reached g2: NATS hands a
+    // connection its messages in order, so once a marker arrived, anything of the 20 routed to
+    // that gateway had arrived before it.
+    const [markerOnG1, markerOnG3] = await Promise.all([notify(onG1.userId), notify(onG3.userId)]);
+    await eventually(() =>
+      expect([onG1.received.has(markerOnG1), onG3.received.has(markerOnG3)]).toEqual([true, true]),
+    );
     const after = await Promise.all([g1, g2, g3].map(unique));
     const received = after.map((count, index) => count - before[index]!);
     process.stdout.write(
-      `\n[interest] deliveries received per gateway for 20 events to a user on g2 only: ${received.join(', ')}\n`,
+      `\n[interest] deliveries received per gateway for 20 events to a user on g2 only and one marker each on g1 and g3: ${received.join(', ')}\n`,
     );
-    expect(received).toEqual([0, 20, 0]);
+    expect(received).toEqual([1, 20, 1]);
   });
 
   it('routes login with device across gateways', async () => {
@@ -315,7 +414,19 @@ describe('a cluster of gateways and dispatchers', () => {
     });
     expect(response.status).toBe(202);
     await eventually(() => expect([onG1.closedByServer, onG2.closedByServer]).toEqual([true, true]));
-    expect(bystander.closedByServer).toBe(false);
+    // The bystander shares g1 with a closed connection: a marker sent to it afterwards travels the
+    // same socket after any Close would have, so its arrival on an open connection proves there
+    // was none, and that nothing else reached it.
+    const marker = await notify(bystander.userId);
+    await eventually(
+      () =>
+        expect({ closed: bystander.closedByServer, marker: bystander.received.has(marker) }).toEqual({
+          closed: false,
+          marker: true,
+        }),
+      { timeoutMs: 5_000 },
+    );
+    expect(bystander.arrivals).toEqual([marker]);
     await eventually(() =>
       expect(g1.rawOutput.join('\n')).toMatch(
         /"reason":"account disabled".*closed the connections of a user/,
@@ -327,7 +438,7 @@ describe('a cluster of gateways and dispatchers', () => {
       headers: { Authorization: `Bearer ${await issuer.userToken(userId)}` },
     });
     expect(refused.status).toBe(403);
-  });
+  }, 20_000);
 
   it('replays to a device what it missed while away, in order, on another gateway', async () => {
     const [g1, g2] = gateways as [ServiceProcess, ServiceProcess, ServiceProcess];
@@ -335,6 +446,11 @@ describe('a cluster of gateways and dispatchers', () => {
     await device.connect(g1);
     const first = await notify(device.userId);
     await eventually(() => expect(device.received.has(first)).toBe(true));
+    // A device resumes from g1's watermark as of the last time g1 heard from it, which lags the
+    // writes by up to a sample (1 s): `first` would legitimately arrive again. So first a beat of
+    // g1 whose watermark covers `first`, then a sign of life: the resume point is then past it.
+    await beatCovering(`${namespace}-g1`, await lastDeliverySequence());
+    await device.signOfLife();
     await device.disconnect();
     const missed: string[] = [];
     for (let index = 0; index < 5; index += 1) missed.push(await notify(device.userId));
@@ -343,9 +459,11 @@ describe('a cluster of gateways and dispatchers', () => {
     await eventually(async () => expect(await storedFor(device.userId)).toBe(6));
     await device.connect(g2);
     await eventually(() => expect(device.tally(missed).lost).toBe(0));
+    // A live marker after the replay: once it arrived, the replay is over. Every event arrived
+    // once, in order: a replay from further back than the resume point would repeat `first`.
     const live = await notify(device.userId);
     await eventually(() => expect(device.received.has(live)).toBe(true));
-    expect([...device.received.keys()]).toEqual([first, ...missed, live]);
+    expect(device.arrivals).toEqual([first, ...missed, live]);
   });
 
   it('sends one SyncVault instead of a backlog longer than the configured bound', async () => {
@@ -358,53 +476,106 @@ describe('a cluster of gateways and dispatchers', () => {
     for (let index = 0; index < 10; index += 1) missed.push(await notify(device.userId));
     await eventually(async () => expect(await storedFor(device.userId)).toBe(10));
     await device.connect(bounded);
-    await eventually(() => expect(device.types).toEqual([5]));
-    expect(device.tally(missed).delivered).toBe(0);
+    await eventually(() => expect(device.types).toContain(5));
+    // Instead of, not as well as: a live marker after the SyncVault, and then exactly the two.
+    const marker = await notify(device.userId);
+    await eventually(() => expect(device.received.has(marker)).toBe(true));
+    expect(device.arrivals).toEqual(['type-5', marker]);
   });
 
-  it('loses nothing when a gateway drains on SIGTERM and its clients reconnect elsewhere', async () => {
+  it('loses nothing when a gateway drains on SIGTERM, and repeats only what it sent after its last watermark', async () => {
     const [g1] = gateways as [ServiceProcess, ServiceProcess, ServiceProcess];
-    const draining = await start('gateway');
+    const gatewayId = `draining-${randomUUID()}`;
+    const draining = await start('gateway', { HERALD_GATEWAY_ID: gatewayId });
     const fleet = Array.from({ length: 10 }, () => newDevice());
     await Promise.all(fleet.map((device) => device.connect(draining)));
-    const expected = new Map<Device, string[]>(fleet.map((device) => [device, []]));
+    const sent = new Map<Device, Sent[]>(fleet.map((device) => [device, []]));
+    const routedBefore = await routedBy(dispatchers);
+    // 100 events, all delivered, then a beat of the draining gateway whose watermark covers them:
+    // from here on its watermark (sampled every second, and once more when it drains) is past them.
+    for (let index = 0; index < 100; index += 1) await sendTo(fleet[index % fleet.length]!, sent);
+    await eventually(() => {
+      for (const [device, items] of sent) expect(device.tally(items.map(({ id }) => id)).lost).toBe(0);
+    });
+    await beatCovering(gatewayId, await lastDeliverySequence());
+    const coveredAt = performance.now();
     let stopped: Promise<number | null> | undefined;
-    for (let index = 0; index < 300; index += 1) {
-      const device = fleet[index % fleet.length]!;
-      expected.get(device)!.push(await notify(device.userId));
-      if (index === 100) stopped = draining.stop('SIGTERM');
+    for (let index = 0; index < 200; index += 1) {
+      await sendTo(fleet[index % fleet.length]!, sent);
+      if (index === 10) stopped = draining.stop('SIGTERM');
       // Like a client that reconnects as soon as it is told to: to a gateway that is up.
       for (const away of fleet) away.reconnectIfClosed(g1);
       if (index % 10 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
     expect(await stopped).toBe(0);
-    const totals = await settle(fleet, expected, g1, 20_000, 30_000);
-    report('SIGTERM drain', totals);
-    expect(totals.lost).toBe(0);
+    // The bound. On SIGTERM the gateway records, for each device, the watermark it sampled then
+    // (or the 1 s sample in flight, begun after `coveredAt`): every delivery up to it had been
+    // written, and is not replayed. So a device can get twice only what it was sent after that
+    // sample and before its socket closed; the test counts, per device, what it published from
+    // `coveredAt` (no later than that sample) until the device saw its close.
+    const bounded = fleet.map((device): Bounded => {
+      const closedAt = device.closes[0] ?? Number.POSITIVE_INFINITY;
+      const items = sent.get(device)!;
+      return {
+        device,
+        ids: items.map(({ id }) => id),
+        bound: items.filter(({ startedAt }) => startedAt >= coveredAt && startedAt < closedAt).length,
+      };
+    });
+    expect(fleet.every((device) => device.closes.length === 1)).toBe(true);
+    // The slack, measured: a dispatcher that stalls past its ack wait (2 s here) has its event
+    // routed again; the copy reaches live subscribers, and once a device moved to another gateway
+    // (whose per-group memory of event ids never saw it) it arrives twice. Each event routed more
+    // than once is at most one more arrival for one device; there is normally none.
+    const redispatched = async () => Math.max(0, (await routedBy(dispatchers)) - routedBefore - 300);
+    await settle('SIGTERM drain', bounded, g1, redispatched, { reconnectMs: 20_000, deliveryMs: 30_000 });
   }, 90_000);
 
-  it('loses nothing when a gateway and a dispatcher are killed mid-stream', async () => {
+  it('loses nothing when a gateway and a dispatcher are killed mid-stream, and repeats at most one beat of traffic', async () => {
     const [, g2] = gateways as [ServiceProcess, ServiceProcess, ServiceProcess];
-    const doomedGateway = await start('gateway');
+    const gatewayId = `doomed-${randomUUID()}`;
+    const doomedGateway = await start('gateway', { HERALD_GATEWAY_ID: gatewayId });
     const doomedDispatcher = await start('dispatcher');
     const fleet = Array.from({ length: 20 }, () => newDevice());
     await Promise.all(fleet.map((device) => device.connect(doomedGateway)));
-    const expected = new Map<Device, string[]>(fleet.map((device) => [device, []]));
-    const total = 3000;
-    let killed = false;
-    for (let index = 0; index < total; index += 1) {
-      const device = fleet[index % fleet.length]!;
-      expected.get(device)!.push(await notify(device.userId));
-      if (index === 1000) {
-        // SIGKILL: no drain, no presence written, in-flight events unacknowledged.
-        await Promise.all([doomedGateway.stop('SIGKILL'), doomedDispatcher.stop('SIGKILL')]);
-        killed = true;
-      }
-      if (killed) for (const away of fleet) away.reconnectIfClosed(g2);
+    const sent = new Map<Device, Sent[]>(fleet.map((device) => [device, []]));
+    // 400 events, all delivered, then a beat of the doomed gateway whose watermark covers them.
+    for (let index = 0; index < 400; index += 1) await sendTo(fleet[index % fleet.length]!, sent);
+    await eventually(() => {
+      for (const [device, items] of sent) expect(device.tally(items.map(({ id }) => id)).lost).toBe(0);
+    });
+    await beatCovering(gatewayId, await lastDeliverySequence());
+    const coveredAt = performance.now();
+    // 200 more within that beat interval, then SIGKILL: no drain, no presence written, in-flight
+    // events unacknowledged; then 600 more while the devices reconnect to g2.
+    for (let index = 0; index < 200; index += 1) await sendTo(fleet[index % fleet.length]!, sent);
+    await Promise.all([doomedGateway.stop('SIGKILL'), doomedDispatcher.stop('SIGKILL')]);
+    const killedAt = performance.now();
+    for (let index = 0; index < 600; index += 1) {
+      await sendTo(fleet[index % fleet.length]!, sent);
+      for (const away of fleet) away.reconnectIfClosed(g2);
       if (index % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
-    const totals = await settle(fleet, expected, g2, 30_000, 60_000);
-    report('kill -9 gateway and dispatcher', totals);
-    expect(totals).toMatchObject({ sent: total, delivered: total, lost: 0 });
+    // The bound. The gateway that holds a device's new connection asks the dead one, gets no
+    // answer, and resumes the device from the dead gateway's last beat: its watermark is at least
+    // the one the test saw cover the first 400. So a device can get twice only what it was sent
+    // after that beat and before the kill (nothing after the kill reached the dead gateway): at
+    // most one beat interval of traffic, counted per device from the test's own publications.
+    const bounded = fleet.map((device): Bounded => {
+      const items = sent.get(device)!;
+      return {
+        device,
+        ids: items.map(({ id }) => id),
+        bound: items.filter(({ startedAt }) => startedAt >= coveredAt && startedAt < killedAt).length,
+      };
+    });
+    // The slack: the killed dispatcher handles one event at a time, so at most one event had its
+    // deliveries published but not acknowledged, plus one whose ack was still in its socket
+    // buffer. Both are routed again after the ack wait and reach g2 live, where the per-group
+    // memory of event ids has not seen them (the replay does not feed it): one more arrival each.
+    await settle('kill -9 gateway and dispatcher', bounded, g2, () => 2, {
+      reconnectMs: 30_000,
+      deliveryMs: 60_000,
+    });
   }, 120_000);
 });

@@ -74,6 +74,13 @@ export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   private async beat(): Promise<void> {
+    // A fresh watermark, not the last 1 s sample: devices of a gateway that dies resume from its
+    // last beat, so a sample up to a second old would add that second to what they get twice.
+    await this.watermark
+      .refresh()
+      .catch((error: unknown) =>
+        this.logger.warn({ err: error }, 'could not refresh the watermark for the heartbeat'),
+      );
     try {
       await this.directory.put(this.snapshot());
     } catch (error) {
