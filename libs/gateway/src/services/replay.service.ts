@@ -99,14 +99,19 @@ export class ReplayService {
     const latest = await Promise.all(subjects.map((subject) => this.log.latestSequence(subject)));
     const behind = subjects.filter((_subject, index) => (latest[index] ?? 0) > resumeFrom);
     if (behind.length === 0) return { kind: 'none', reason: 'nothing-missed' };
-    const { first } = await this.log.bounds();
+    const { first, last } = await this.log.bounds();
+    // Read to the stream's end as of now, not only to where the subscriptions went live: JetStream
+    // stores a message a moment after routing it, so one routed just before the subscription but
+    // stored after that moment's `bounds()` would be in neither the live traffic nor the backlog.
+    // What is read twice this way is also in the held live traffic, and dropped from it.
+    const readUpTo = Math.max(upTo, last);
     if (resumeFrom + 1 < first) {
       // Part of the gap has already left the replay window: only a full sync is safe.
       return { kind: 'sync-vault', reason: 'window-passed', missed: upTo - resumeFrom };
     }
     const max = this.config.HERALD_REPLAY_MAX_MESSAGES;
     const stored = (
-      await Promise.all(behind.map((subject) => this.log.readAfter(subject, resumeFrom, upTo, max + 1)))
+      await Promise.all(behind.map((subject) => this.log.readAfter(subject, resumeFrom, readUpTo, max + 1)))
     ).flat();
     stored.sort((left, right) => left.sequence - right.sequence);
     const deliveries: Delivery[] = [];
@@ -121,7 +126,7 @@ export class ReplayService {
     if (deliveries.length > max) return { kind: 'sync-vault', reason: 'too-many', missed: deliveries.length };
     // Stored order follows whichever dispatcher finished first; events were accepted in this order.
     deliveries.sort((left, right) => left.eventSequence - right.eventSequence);
-    return { kind: 'deliveries', deliveries, from: resumeFrom, upTo };
+    return { kind: 'deliveries', deliveries, from: resumeFrom, upTo: readUpTo };
   }
 
   /** The one message sent instead of a backlog that is too long or partly gone. */
