@@ -40,6 +40,21 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
+/** The part of a 2D canvas the pixel check reads (this project compiles without the DOM types). */
+interface CanvasLike {
+  width: number;
+  height: number;
+  getContext(kind: '2d'): {
+    fillStyle: string;
+    fillRect(x: number, y: number, width: number, height: number): void;
+    getImageData(x: number, y: number, width: number, height: number): { data: Uint8ClampedArray };
+  } | null;
+}
+interface BrowserGlobals {
+  document: { createElement(tag: 'canvas'): CanvasLike };
+  getComputedStyle(element: unknown): { backgroundColor: string };
+}
+
 /** Gateways beat every 5 s and the page polls every 2 s: a number takes up to ~7 s to move. */
 const FOLLOWS = { timeoutMs: 20_000, intervalMs: 250 };
 
@@ -129,11 +144,12 @@ describe('the heartbeat dashboard', () => {
    */
   const painted = (testId: string, color: string) =>
     page.getByTestId(testId).evaluate((canvas, wanted) => {
-      const probe = document.createElement('canvas').getContext('2d')!;
+      const browser = globalThis as unknown as BrowserGlobals;
+      const probe = browser.document.createElement('canvas').getContext('2d')!;
       probe.fillStyle = wanted;
       probe.fillRect(0, 0, 1, 1);
       const [red, green, blue] = probe.getImageData(0, 0, 1, 1).data;
-      const chart = canvas as HTMLCanvasElement;
+      const chart = canvas as unknown as CanvasLike;
       const { data } = chart.getContext('2d')!.getImageData(0, 0, chart.width, chart.height);
       let inColor = 0;
       let drawn = 0;
@@ -237,7 +253,8 @@ describe('the heartbeat dashboard', () => {
       .evaluateAll((items) =>
         items.map((item) => [
           item.textContent?.trim() ?? '',
-          getComputedStyle(item.querySelector('.swatch')!).backgroundColor,
+          (globalThis as unknown as BrowserGlobals).getComputedStyle(item.querySelector('.swatch'))
+            .backgroundColor,
         ]),
       );
     const gatewayColors = legendColors.filter(([label]) => gatewayIds.includes(label!));
