@@ -50,6 +50,10 @@ interface CanvasLike {
     getImageData(x: number, y: number, width: number, height: number): { data: Uint8ClampedArray };
   } | null;
 }
+interface LegendItem {
+  textContent: string | null;
+  querySelector(selector: string): unknown;
+}
 interface BrowserGlobals {
   document: { createElement(tag: 'canvas'): CanvasLike };
   getComputedStyle(element: unknown): { backgroundColor: string };
@@ -250,18 +254,18 @@ describe('the heartbeat dashboard', () => {
     const legendColors = await page
       .getByTestId('chart-connections-legend')
       .locator('li')
-      .evaluateAll((items) =>
-        items.map((item) => [
+      .evaluateAll((items: unknown[]) =>
+        (items as LegendItem[]).map((item): [string, string] => [
           item.textContent?.trim() ?? '',
           (globalThis as unknown as BrowserGlobals).getComputedStyle(item.querySelector('.swatch'))
             .backgroundColor,
         ]),
       );
-    const gatewayColors = legendColors.filter(([label]) => gatewayIds.includes(label!));
+    const gatewayColors = legendColors.filter(([label]) => gatewayIds.includes(label));
     expect(gatewayColors).toHaveLength(gatewayIds.length);
     await eventually(async () => {
       for (const [label, color] of gatewayColors) {
-        const { inColor, drawn } = await painted('chart-connections', color!);
+        const { inColor, drawn } = await painted('chart-connections', color);
         expect({ label, color, inColor: inColor >= 4 }).toEqual({ label, color, inColor: true });
         // The grid and axis labels are painted too, in other colours.
         expect(drawn).toBeGreaterThan(inColor);
