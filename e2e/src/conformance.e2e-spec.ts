@@ -10,6 +10,7 @@ import {
   TEST_NATS_URL,
   TestIssuer,
   testNamespace,
+  upgradeStatus,
 } from '@herald/testing';
 
 /**
@@ -851,9 +852,22 @@ describe('conformance with PROTOCOL.md: every PushType, routed and shaped as doc
     );
 
     it(
-      'refuses a connection whose Token is not a GUID, or that has none',
+      'refuses a connection whose Token is not a GUID, or that has none, with 400 before the upgrade, and keeps serving',
       async () => {
         const queries = ['?Token=not-a-guid', '?Token=12345', '?token=', ''];
+        const hub = `${gateway.url}/notifications/anonymous-hub`;
+        // The exact answers: a crashed or hung gateway would not give them.
+        const answers = await Promise.all(
+          queries.flatMap((query) => [
+            upgradeStatus(`${hub}${query}`).then((status) => `upgrade ${query}: ${status}`),
+            fetch(`${hub}/negotiate${query === '' ? '?' : `${query}&`}negotiateVersion=1`, {
+              method: 'POST',
+            }).then((response) => `negotiate ${query}: ${response.status}`),
+          ]),
+        );
+        expect(answers).toEqual(
+          queries.flatMap((query) => [`upgrade ${query}: 400`, `negotiate ${query}: 400`]),
+        );
         const attempts = queries.flatMap((query) =>
           [true, false].map(async (skipNegotiation) => {
             const url = `${gateway.url}/notifications/anonymous-hub${query}`;
@@ -867,6 +881,8 @@ describe('conformance with PROTOCOL.md: every PushType, routed and shaped as doc
         );
         const outcomes = await Promise.all(attempts);
         expect(outcomes).toEqual(outcomes.map((outcome) => outcome.replace(/connected$/, 'refused')));
+        // Still serving: a new anonymous connection gets what is posted for it.
+        await settle([await openAnonymous('after the refusals', randomUUID(), variant(0))]);
       },
       TIMEOUT_MS,
     );

@@ -40,6 +40,25 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
+/** The part of a 2D canvas the pixel check reads (this project compiles without the DOM types). */
+interface CanvasLike {
+  width: number;
+  height: number;
+  getContext(kind: '2d'): {
+    fillStyle: string;
+    fillRect(x: number, y: number, width: number, height: number): void;
+    getImageData(x: number, y: number, width: number, height: number): { data: Uint8ClampedArray };
+  } | null;
+}
+interface LegendItem {
+  textContent: string | null;
+  querySelector(selector: string): unknown;
+}
+interface BrowserGlobals {
+  document: { createElement(tag: 'canvas'): CanvasLike };
+  getComputedStyle(element: unknown): { backgroundColor: string };
+}
+
 /** Gateways beat every 5 s and the page polls every 2 s: a number takes up to ~7 s to move. */
 const FOLLOWS = { timeoutMs: 20_000, intervalMs: 250 };
 
@@ -92,13 +111,15 @@ describe('the heartbeat dashboard', () => {
   };
 
   /**
-   * Waits until /info reports `connections` in all and the page shows what /info reports: the
+   * Waits until /info reports `connections` in all (and `users`, when given) and the page shows what /info reports: the
    * totals, the per-hub split and every gateway's row. Returns that /info.
    */
-  const pageFollows = (connections: number): Promise<ClusterInfo> =>
+  const pageFollows = (connections: number, users?: number): Promise<ClusterInfo> =>
     eventually(async () => {
       const reported = await info();
       expect(reported.totals.connections).toBe(connections);
+      // A beat taken while a connection is still being set up counts it before its user.
+      if (users !== undefined) expect(reported.totals.users).toBe(users);
       expect({
         gateways: await shownCount('total-gateways'),
         connections: await shownCount('total-connections'),
@@ -119,6 +140,34 @@ describe('the heartbeat dashboard', () => {
       });
       return reported;
     }, FOLLOWS);
+
+  /**
+   * Counts a canvas's pixels painted in `color` (any CSS colour; antialiased edges keep the
+   * colour on a transparent canvas, so a small distance is allowed) and its painted pixels at all.
+   * Unpainted pixels are transparent: the figure's background shows through them.
+   */
+  const painted = (testId: string, color: string) =>
+    page.getByTestId(testId).evaluate((canvas, wanted) => {
+      const browser = globalThis as unknown as BrowserGlobals;
+      const probe = browser.document.createElement('canvas').getContext('2d')!;
+      probe.fillStyle = wanted;
+      probe.fillRect(0, 0, 1, 1);
+      const [red, green, blue] = probe.getImageData(0, 0, 1, 1).data;
+      const chart = canvas as unknown as CanvasLike;
+      const { data } = chart.getContext('2d')!.getImageData(0, 0, chart.width, chart.height);
+      let inColor = 0;
+      let drawn = 0;
+      for (let index = 0; index < data.length; index += 4) {
+        if (data[index + 3] === 0) continue;
+        drawn += 1;
+        const distance =
+          Math.abs(data[index]! - red!) +
+          Math.abs(data[index + 1]! - green!) +
+          Math.abs(data[index + 2]! - blue!);
+        if (distance <= 24 && data[index + 3]! >= 128) inColor += 1;
+      }
+      return { inColor, drawn };
+    }, color);
 
   const connect = async (gateway: ServiceProcess): Promise<HubClient> => {
     const token = await issuer.userToken(randomUUID());
@@ -178,10 +227,10 @@ describe('the heartbeat dashboard', () => {
     const [first, second] = gateways;
     const before = (await pageFollows((await info()).totals.connections)).totals;
     const arriving = await Promise.all([connect(first), connect(first), connect(second)]);
-    const up = (await pageFollows(before.connections + 3)).totals;
+    const up = (await pageFollows(before.connections + 3, before.users + 3)).totals;
     expect(up.users).toBe(before.users + 3);
     await Promise.all(arriving.slice(0, 2).map((client) => client.stop()));
-    const down = (await pageFollows(before.connections + 1)).totals;
+    const down = (await pageFollows(before.connections + 1, before.users + 1)).totals;
     expect(down.users).toBe(before.users + 1);
     expect(pageProblems).toEqual([]);
   }, 90_000);
@@ -199,6 +248,30 @@ describe('the heartbeat dashboard', () => {
     await eventually(async () => {
       const legend = await page.getByTestId('chart-connections-legend').locator('li').allTextContents();
       expect(legend).toEqual(expect.arrayContaining(['total', ...gatewayIds]));
+    }, FOLLOWS);
+    // Each gateway's line is drawn in its legend colour, and the deliveries line in the first
+    // palette colour (#2563eb): a blank canvas, or one with only the axes, has none of them.
+    const legendColors = await page
+      .getByTestId('chart-connections-legend')
+      .locator('li')
+      .evaluateAll((items: unknown[]) =>
+        (items as LegendItem[]).map((item): [string, string] => [
+          item.textContent?.trim() ?? '',
+          (globalThis as unknown as BrowserGlobals).getComputedStyle(item.querySelector('.swatch'))
+            .backgroundColor,
+        ]),
+      );
+    const gatewayColors = legendColors.filter(([label]) => gatewayIds.includes(label));
+    expect(gatewayColors).toHaveLength(gatewayIds.length);
+    await eventually(async () => {
+      for (const [label, color] of gatewayColors) {
+        const { inColor, drawn } = await painted('chart-connections', color);
+        expect({ label, color, inColor: inColor >= 4 }).toEqual({ label, color, inColor: true });
+        // The grid and axis labels are painted too, in other colours.
+        expect(drawn).toBeGreaterThan(inColor);
+      }
+      const deliveries = await painted('chart-deliveries', '#2563eb');
+      expect({ deliveriesLine: deliveries.inColor >= 4 }).toEqual({ deliveriesLine: true });
     }, FOLLOWS);
     mkdirSync(join(WORKSPACE_ROOT, 'test-results'), { recursive: true });
     await page.screenshot({ path: screenshot, fullPage: true });

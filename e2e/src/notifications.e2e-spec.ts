@@ -60,6 +60,9 @@ describe('a vault event reaches a real SignalR client', () => {
     expect(response).toEqual({ status: 200, text: '' });
   }
 
+  const typesOf = (client: HubClient) =>
+    client.received.map((received) => (received.args[0] as { Type: number }).Type);
+
   /** A SyncVault for `userId`: used as a marker that everything sent before it was processed. */
   async function marker(client: HubClient, userId: string): Promise<void> {
     const date = new Date().toISOString();
@@ -127,10 +130,11 @@ describe('a vault event reaches a real SignalR client', () => {
         expect(message.Payload.RevisionDate).toBe(revisionDate);
       }
 
-      // The other user gets its own marker, and nothing before it.
+      // The other user gets its own marker, and nothing before it; the user gets the event once.
       await marker(other, otherUserId);
-      expect(other.received.map((received) => (received.args[0] as { Type: number }).Type)).toEqual([5]);
-      expect(client.received).toHaveLength(1);
+      await marker(client, userId);
+      expect(typesOf(other)).toEqual([5]);
+      expect(typesOf(client)).toEqual([0, 5]);
     },
   );
 
@@ -167,7 +171,8 @@ describe('a vault event reaches a real SignalR client', () => {
 
   it('delivers an organization cipher to every member connected with that organization', async () => {
     const organizationId = randomUUID();
-    const member = await connectUser(randomUUID(), 'messagepack', { orguser: organizationId });
+    const memberId = randomUUID();
+    const member = await connectUser(memberId, 'messagepack', { orguser: organizationId });
     const outsiderId = randomUUID();
     const outsider = await connectUser(outsiderId, 'messagepack', { orguser: randomUUID() });
     await send({
@@ -186,10 +191,15 @@ describe('a vault event reaches a real SignalR client', () => {
       Payload: { OrganizationId: organizationId },
     });
     await marker(outsider, outsiderId);
-    expect(outsider.received).toHaveLength(1);
+    await marker(member, memberId);
+    expect(typesOf(outsider)).toEqual([5]);
+    expect(typesOf(member)).toEqual([1, 5]);
   });
 
   it('refuses a bad token before the upgrade, and keeps serving everyone else', async () => {
+    const refusals = () =>
+      gateway.logs.filter((line) => line.msg === 'upgrade refused' && line.status === 401).length;
+    const refusedBefore = refusals();
     const stranger = await TestIssuer.create('https://vault.example|login');
     const forged = await stranger.userToken(randomUUID());
     await expect(HubClient.connect(hubUrl(), { token: forged })).rejects.toThrow();
@@ -206,8 +216,13 @@ describe('a vault event reaches a real SignalR client', () => {
       ),
     ).toBe(101);
 
-    // The access token never reaches a log line.
-    expect(gateway.rawOutput.join('\n')).not.toContain(forged);
+    // The access token never reaches a log line: once the four refusals above are logged (three
+    // by the client, one raw), neither token is in the output.
+    await eventually(() => expect(refusals()).toBe(refusedBefore + 4));
+    const output = gateway.rawOutput.join('\n');
+    expect(output).not.toContain(forged);
+    expect(output).not.toContain(expired);
+    expect(output).not.toContain(forged.split('.')[2]);
 
     const userId = randomUUID();
     const client = await connectUser(userId, 'json');
@@ -258,11 +273,10 @@ describe('a vault event reaches a real SignalR client', () => {
   });
 
   it('subscribes a gateway once per user, and releases it with the user’s last connection', async () => {
-    const subscribedGroups = async () => {
-      const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
-      return Number(/^herald_gateway_subscribed_groups\{[^}]*\} (\d+)$/m.exec(metrics)?.[1]);
-    };
+    const subscribedGroups = () => gateway.metric('herald_gateway_subscribed_groups');
+    const connections = () => gateway.metric('herald_gateway_connections');
     const before = await subscribedGroups();
+    const connectionsBefore = await connections();
     const userId = randomUUID();
     const first = await HubClient.connect(hubUrl(), { token: await issuer.userToken(userId) });
     const second = await HubClient.connect(hubUrl(), {
@@ -276,8 +290,13 @@ describe('a vault event reaches a real SignalR client', () => {
     await first.next((received) => (received.args[0] as { Type: number }).Type === 7);
     await second.next((received) => (received.args[0] as { Type: number }).Type === 7);
 
+    // Once the gateway has seen the first connection go, the group is still held for the second,
+    // which still gets the user's traffic (its marker), and nothing twice.
     await first.stop();
+    await eventually(async () => expect(await connections()).toBe(connectionsBefore + 1));
     expect(await subscribedGroups()).toBe(before + 1);
+    await marker(second, userId);
+    expect(typesOf(second)).toEqual([7, 5]);
     await second.stop();
     await eventually(async () => expect(await subscribedGroups()).toBe(before));
   });

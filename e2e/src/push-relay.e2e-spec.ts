@@ -175,12 +175,23 @@ describe('push worker on PostgreSQL', () => {
     const counts = {
       sent: await worker.metric('herald_push_sends_total', { provider: 'fcm', outcome: 'sent' }),
       retried: await worker.metric('herald_push_sends_total', { provider: 'fcm', outcome: 'retry' }),
-      circuitOpen: await worker.metric('herald_push_sends_total', {
-        provider: 'fcm',
-        outcome: 'circuit-open',
-      }),
-      deadLettered: await worker.metric('herald_push_jobs_total', { stage: 'send', outcome: 'dead' }),
-      pruned: await worker.metric('herald_push_sends_total', { provider: 'fcm', outcome: 'gone' }),
+      // A labelled series exists only once counted: the circuit may never open, and nothing is
+      // meant to be dead-lettered or pruned.
+      circuitOpen: await worker.metric(
+        'herald_push_sends_total',
+        { provider: 'fcm', outcome: 'circuit-open' },
+        { absentAs: 0 },
+      ),
+      deadLettered: await worker.metric(
+        'herald_push_jobs_total',
+        { stage: 'send', outcome: 'dead' },
+        { absentAs: 0 },
+      ),
+      pruned: await worker.metric(
+        'herald_push_sends_total',
+        { provider: 'fcm', outcome: 'gone' },
+        { absentAs: 0 },
+      ),
       outageAnswers: fcm.outageAnswers,
       secondsUntilAllDelivered: Math.round((Date.now() - started) / 1000),
     };

@@ -61,6 +61,25 @@ describe('the gateway on the wire', () => {
     return socket;
   };
 
+  const send = async (body: unknown) => {
+    const response = await fetch(`${gateway.url}/send`, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json',
+        Authorization: `Bearer ${await issuer.internalToken()}`,
+      },
+      body: JSON.stringify(body),
+    });
+    expect(response.status).toBe(200);
+  };
+
+  /** The hub messages of every frame after the handshake reply, decoded. */
+  const messagesOf = (socket: RawSocket) =>
+    socket.frames
+      .slice(1)
+      .flatMap((frame) => framedMessages(frame.data))
+      .map((message) => unpackr.unpack(message) as unknown[]);
+
   beforeAll(async () => {
     issuer = await TestIssuer.create();
     const env = { HERALD_NATS_URL: TEST_NATS_URL, HERALD_NAMESPACE: namespace };
@@ -72,6 +91,8 @@ describe('the gateway on the wire', () => {
         HERALD_ANONYMOUS_CONNECTIONS_PER_IP: '3',
         HERALD_CONNECTIONS_PER_USER: '2',
         HERALD_TRUSTED_PROXIES: '127.0.0.1',
+        // Small enough that a slow consumer's backlog (over 1 MiB of 30 KB events) always exceeds it.
+        HERALD_REPLAY_MAX_MESSAGES: '20',
       }),
     ]);
   });
@@ -221,5 +242,117 @@ describe('the gateway on the wire', () => {
     expect(
       await upgradeStatus(`${gateway.url}/hub?access_token=${await issuer.userToken(randomUUID())}`),
     ).toBe(101);
+  });
+
+  it('closes a client that stops reading as a slow consumer, and sends it a SyncVault for the backlog when it reconnects', async () => {
+    const userId = randomUUID();
+    const token = await issuer.userToken(userId, { device: randomUUID() });
+    const path = `/notifications/hub?access_token=${encodeURIComponent(token)}`;
+    const slow = await open(path);
+    slow.send(MSGPACK_HANDSHAKE);
+    await slow.waitForFrames(1);
+    slow.pause();
+    // It still pings while it does not read: it is slow, not silent.
+    const pinger = setInterval(() => slow.send(Buffer.from([0x02, 0x91, 0x06])), 250);
+    const slowCloses = () =>
+      gateway.logs.filter((line) => line.msg === 'closing connection' && line.reason === 'slow-consumer');
+    const padding = 'x'.repeat(30_000);
+    const ids: string[] = [];
+    let flooding = true;
+    const flood = (async () => {
+      // About 30 KB per event, until the gateway gives up on the client (bounded, so that a
+      // gateway without the limit fails the wait below instead of flooding for ever).
+      while (flooding && ids.length < 2000) {
+        const batch = Array.from({ length: 10 }, () => randomUUID());
+        ids.push(...batch);
+        await Promise.all(
+          batch.map((id) =>
+            send({ type: 8, payload: { id, userId, revisionDate: new Date().toISOString(), padding } }),
+          ),
+        );
+      }
+    })();
+    try {
+      await eventually(() => expect(slowCloses()).toHaveLength(1), { timeoutMs: 90_000, intervalMs: 10 });
+    } finally {
+      slow.resume();
+      clearInterval(pinger);
+      flooding = false;
+      await flood;
+    }
+    await slow.waitForClose();
+    // What was queued reaches the client, then a Close with the documented reason.
+    const received = messagesOf(slow);
+    const close = received.at(-1)!;
+    expect(close.slice(0, 2)).toEqual([7, 'Client is too slow to receive messages.']);
+    const read = received
+      .filter((message) => message[0] === 1)
+      .map((message) => (message[4] as { Payload: { Id: string } }[])[0]!.Payload.Id);
+    // More than 1 MiB was queued for it when it was closed, and it never read all of it.
+    expect(ids.length * padding.length).toBeGreaterThan(1024 * 1024);
+    expect(read.length).toBeLessThan(ids.length);
+
+    // Back within the replay window: the backlog since the oldest watermark (every event of the
+    // flood, far above HERALD_REPLAY_MAX_MESSAGES) becomes one SyncVault, then live traffic: the
+    // last flood events still on their way, and the marker (a SyncSettings).
+    const again = await open(path);
+    again.send(MSGPACK_HANDSHAKE);
+    await again.waitForFrames(1);
+    const markerContext = `marker-${randomUUID()}`;
+    await send({ type: 10, payload: { userId, date: new Date().toISOString() }, contextId: markerContext });
+    await eventually(() =>
+      expect(messagesOf(again).some((message) => JSON.stringify(message).includes(markerContext))).toBe(true),
+    );
+    const notifications = messagesOf(again)
+      .filter((message) => message[0] === 1)
+      .map((message) => (message[4] as { Type: number; Payload: { Id?: string; UserId: string } }[])[0]!);
+    expect(notifications[0]).toMatchObject({ Type: 5, Payload: { UserId: userId } });
+    expect(notifications.at(-1)).toMatchObject({ Type: 10, ContextId: markerContext });
+    const live = notifications.slice(1, -1);
+    expect(live.filter((message) => message.Type !== 8 || !ids.includes(message.Payload.Id!))).toEqual([]);
+    expect(gateway.logs).toContainEqual(
+      expect.objectContaining({ msg: 'sent SyncVault instead of a replay', userId, reason: 'too-many' }),
+    );
+  }, 120_000);
+
+  describe('with HERALD_CONNECTIONS_PER_IP=3', () => {
+    let limited: ServiceProcess;
+
+    beforeAll(async () => {
+      limited = await ServiceProcess.start('gateway', {
+        HERALD_NATS_URL: TEST_NATS_URL,
+        HERALD_NAMESPACE: namespace,
+        HERALD_JWT_PUBLIC_KEY: issuer.publicKeyPem,
+        HERALD_CONNECTIONS_PER_IP: '3',
+      });
+    });
+
+    afterAll(async () => {
+      expect(await limited?.stop()).toBe(0);
+    });
+
+    it('counts both hubs per client address: 429 before the upgrade past the limit, and a freed place admits exactly one more', async () => {
+      const hubPath = async () =>
+        `/notifications/hub?access_token=${encodeURIComponent(await issuer.userToken(randomUUID()))}`;
+      const anonymousPath = () => `/notifications/anonymous-hub?Token=${randomUUID()}`;
+      const ws = limited.url.replace('http', 'ws');
+      const hold = async (path: string) => {
+        const socket = await RawSocket.open(`${ws}${path}`);
+        sockets.push(socket);
+        return socket;
+      };
+      const held = [await hold(await hubPath()), await hold(await hubPath()), await hold(anonymousPath())];
+      // Both hubs share the address's three places: either is refused, with no upgrade.
+      expect(await upgradeStatus(`${limited.url}${await hubPath()}`)).toBe(429);
+      expect(await upgradeStatus(`${limited.url}${anonymousPath()}`)).toBe(429);
+      held[0]!.close();
+      await held[0]!.waitForClose();
+      // The freed place admits one new connection (once the gateway has seen the close)…
+      const path = await hubPath();
+      await eventually(() => hold(path));
+      // …and only one: the address is at its limit again.
+      expect(await upgradeStatus(`${limited.url}${await hubPath()}`)).toBe(429);
+      expect(await upgradeStatus(`${limited.url}${anonymousPath()}`)).toBe(429);
+    });
   });
 });

@@ -55,6 +55,15 @@ export class RawSocket {
     this.socket.send(data, { binary: typeof data !== 'string' });
   }
 
+  /** Stops reading from the socket: what the server sends piles up in its buffers (a slow client). */
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
   /** Waits until `count` frames have arrived and returns them. */
   async waitForFrames(count: number, timeoutMs = 10_000): Promise<{ data: Buffer; binary: boolean }[]> {
     return eventually(

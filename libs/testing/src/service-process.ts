@@ -123,17 +123,34 @@ export class ServiceProcess {
 
   /**
    * Scrapes `/metrics` and sums every series of `name` whose labels include `labels` (all series
-   * when none are given); 0 when there is none.
+   * when none are given). Throws, naming the metric, when no series matches: a renamed metric or
+   * label must fail the test, not read as 0. A labelled counter has no series until its first
+   * increment; a caller that expects that passes `absentAs` (with its reason in a comment).
    */
-  async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
+  async metric(
+    name: string,
+    labels: Record<string, string> = {},
+    options: { absentAs?: number } = {},
+  ): Promise<number> {
     const text = await (await fetch(`${this.url}/metrics`)).text();
     let sum = 0;
+    let matched = 0;
     for (const line of text.split('\n')) {
       const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
       if (!match || match[1] !== name) continue;
       const series = match[2] ?? '';
-      if (Object.entries(labels).every(([key, value]) => series.includes(`${key}="${value}"`)))
+      if (Object.entries(labels).every(([key, value]) => series.includes(`${key}="${value}"`))) {
         sum += Number(match[3]);
+        matched += 1;
+      }
+    }
+    if (matched === 0) {
+      if (options.absentAs !== undefined) return options.absentAs;
+      throw new Error(
+        `${this.app} exposes no series of ${name}${
+          Object.keys(labels).length > 0 ? ` with ${JSON.stringify(labels)}` : ''
+        } at ${this.url}/metrics`,
+      );
     }
     return sum;
   }

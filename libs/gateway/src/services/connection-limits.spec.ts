@@ -23,4 +23,20 @@ describe('ConnectionLimits', () => {
     expect(limits.tryAcquire([{ key: 'ip:b', max: 10 }, user])).toEqual({ full: user });
     expect(limits.count('ip:b')).toBe(0);
   });
+
+  it('frees one place per admission, however often its release is called', () => {
+    const limits = new ConnectionLimits();
+    const perIp = [{ key: 'ip:a', max: 2 }];
+    const first = limits.tryAcquire(perIp);
+    const second = limits.tryAcquire(perIp);
+    if (!('release' in first) || !('release' in second)) throw new Error('both should be admitted');
+    first.release();
+    first.release();
+    // The second connection still holds its place: one more is admitted, then the limit is full.
+    expect(limits.count('ip:a')).toBe(1);
+    expect('release' in limits.tryAcquire(perIp)).toBe(true);
+    expect(limits.tryAcquire(perIp)).toEqual({ full: { key: 'ip:a', max: 2 } });
+    second.release();
+    expect(limits.count('ip:a')).toBe(1);
+  });
 });

@@ -11,7 +11,11 @@ export interface Limit {
 export class ConnectionLimits {
   private readonly counts = new Map<string, number>();
 
-  /** A release function, or undefined (with the limit that was full) when one limit is reached. */
+  /**
+   * A release function, or the limit that was full. Releasing frees the one place this admission
+   * took under each limit; calling it again does nothing, so a connection whose end is reported
+   * twice (socket close and upgrade failure) cannot free another connection's place.
+   */
   tryAcquire(limits: Limit[]): { release: () => void } | { full: Limit } {
     for (const limit of limits) {
       if ((this.counts.get(limit.key) ?? 0) >= limit.max) {
@@ -21,8 +25,11 @@ export class ConnectionLimits {
     for (const limit of limits) {
       this.counts.set(limit.key, (this.counts.get(limit.key) ?? 0) + 1);
     }
+    let released = false;
     return {
       release: () => {
+        if (released) return;
+        released = true;
         for (const limit of limits) {
           const count = (this.counts.get(limit.key) ?? 1) - 1;
           if (count <= 0) this.counts.delete(limit.key);

@@ -37,6 +37,11 @@ export class HubConnection<TIdentity = unknown> {
     this.lastSentAt = now;
   }
 
+  /** Outbound bytes queued for this socket that the operating system has not taken yet. */
+  get bufferedBytes(): number {
+    return this.socket.bufferedAmount;
+  }
+
   get isOpen(): boolean {
     return this.state === 'connected';
   }

@@ -18,8 +18,13 @@ describe('SignalRServer negotiate, periodic invocations and admission', () => {
   let http: Server;
   let server: SignalRServer;
   let base: string;
-  let admitted = 0;
-  let released = 0;
+  /** Admissions and releases of requests whose URL carries `tag=<tag>`, so a test counts only its own. */
+  const tagged = new Map<string, { admitted: number; released: number }>();
+  const tally = (tag: string) => {
+    let counts = tagged.get(tag);
+    if (!counts) tagged.set(tag, (counts = { admitted: 0, released: 0 }));
+    return counts;
+  };
 
   const negotiate = async (query = '') => {
     const response = await fetch(`${base}/hub/negotiate${query}`, {
@@ -52,11 +57,14 @@ describe('SignalRServer negotiate, periodic invocations and admission', () => {
         if (!authorized) {
           return Promise.resolve({ accept: false as const, status: 401, reason: 'no' });
         }
-        admitted += 1;
+        const counts = tally(new URL(request.url ?? '/', 'http://localhost').searchParams.get('tag') ?? '');
+        counts.admitted += 1;
         return Promise.resolve({
           accept: true as const,
           identity: 'someone',
-          release: () => (released += 1),
+          release: () => {
+            counts.released += 1;
+          },
         });
       },
       onConnected: () => Promise.resolve(),
@@ -100,9 +108,9 @@ describe('SignalRServer negotiate, periodic invocations and admission', () => {
   it('refuses negotiate without authorization, and holds no reservation for it', async () => {
     const response = await fetch(`${base}/hub/negotiate?negotiateVersion=1`, { method: 'POST' });
     expect(response.status).toBe(401);
-    const before = { admitted, released };
-    await negotiate('?negotiateVersion=1');
-    expect(admitted - before.admitted).toBe(released - before.released);
+    await negotiate('?negotiateVersion=1&tag=refused-negotiate');
+    // Admitted once, and released before the answer came back.
+    expect(tally('refused-negotiate')).toEqual({ admitted: 1, released: 1 });
   });
 
   it('lets a negotiated token open one WebSocket: 409 while it is open, 404 once it closed or if unknown', async () => {
@@ -157,7 +165,24 @@ describe('SignalRServer negotiate, periodic invocations and admission', () => {
   });
 
   it('releases every admission exactly once, whether the connection opened or not', async () => {
-    await eventually(() => expect(server.connectionCount).toBe(0));
-    expect(released).toBe(admitted);
-  });
+    const tag = 'tag=summary';
+    const counts = tally('summary');
+    // 1: a negotiation, released before its answer.
+    const { body } = await negotiate(`?negotiateVersion=1&${tag}`);
+    // 2: a connection that opens and closes.
+    const plain = await upgrade(`/hub?${tag}`);
+    plain.close();
+    // 3: the negotiated connection; 4: a second upgrade with its token, refused after admission.
+    const negotiated = await upgrade(`/hub?id=${String(body.connectionToken)}&${tag}`);
+    await expect(upgrade(`/hub?id=${String(body.connectionToken)}&${tag}`)).rejects.toThrow('HTTP 409');
+    negotiated.terminate();
+    // 5: an upgrade with a token never issued, refused after admission.
+    await expect(upgrade(`/hub?id=never-issued&${tag}`)).rejects.toThrow('HTTP 404');
+    await eventually(() => expect(counts).toEqual({ admitted: 5, released: 5 }));
+    // A later connection's release is the marker: no second release of the five came before it.
+    const marker = await upgrade(`/hub?${tag}`);
+    marker.terminate();
+    await eventually(() => expect(counts.released).toBeGreaterThanOrEqual(6));
+    expect(counts).toEqual({ admitted: 6, released: 6 });
+  }, 15_000);
 });

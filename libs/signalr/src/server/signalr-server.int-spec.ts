@@ -158,10 +158,49 @@ describe('SignalRServer on the wire', () => {
     // A Ping from the client while the hub is still busy is queued, not mistaken for a handshake.
     client.send(Buffer.from([0x02, 0x91, 0x06]));
     await eventually(() => expect(setupsStarted).toBeGreaterThan(started));
-    expect(client.frames).toHaveLength(0);
+    // A blocking invocation sent now is answered after the reply, never before it.
+    client.send(
+      msgpack.writeMessage({
+        type: MessageType.Invocation,
+        invocationId: 'queued',
+        target: 'Nope',
+        arguments: [],
+      }),
+    );
     release();
-    await eventually(() => expect(client.frames.length).toBeGreaterThanOrEqual(1));
+    await eventually(() =>
+      expect(client.messages()).toContainEqual(expect.objectContaining({ invocationId: 'queued' })),
+    );
+    expect(client.frames[0]!.data.toString('hex')).toBe('7b7d1e');
     expect(client.closed).toBe(false);
+  });
+
+  it('sends no handshake reply while the hub is still setting the connection up', async () => {
+    let release!: () => void;
+    setupGate = new Promise((resolve) => (release = resolve));
+    const started = setupsStarted;
+    const tooLarge = () => server.closedByReason.get(CloseReason.FrameTooLarge) ?? 0;
+    const closesBefore = tooLarge();
+    const client = await open('/hub', { 'x-test': 'ok', 'x-id': 'still-setting-up' });
+    client.send(MSGPACK_HANDSHAKE);
+    await eventually(() => expect(setupsStarted).toBeGreaterThan(started));
+    // The server answers this oversized frame by closing the socket. A reply written before it
+    // would arrive first (one socket, in order): the close proves no reply was sent before it.
+    client.send(Buffer.alloc(5000, 0x01));
+    await eventually(() => expect(client.closed).toBe(true));
+    expect(client.frames).toEqual([]);
+    // The hub hears of the close once its setup has finished, never before: the server has
+    // counted the close, and the hub has not been told.
+    await eventually(() => expect(tooLarge()).toBe(closesBefore + 1));
+    expect(disconnected.some((connection) => connection.identity === 'still-setting-up')).toBe(false);
+    release();
+    await eventually(() =>
+      expect(
+        disconnected
+          .filter((connection) => connection.identity === 'still-setting-up')
+          .map((c) => c.closeReason),
+      ).toEqual(['frame-too-large']),
+    );
   });
 
   it('refuses an unsupported protocol with an error reply and closes', async () => {
@@ -209,6 +248,52 @@ describe('SignalRServer on the wire', () => {
     clearInterval(pinger);
     expect(client.closed).toBe(false);
     expect(client.frames[0]!.data.toString('hex')).toBe('7b7d1e');
+  });
+
+  it('closes a client that stops reading once more than 1 MiB is queued for it, saying why in a Close message', async () => {
+    const limit = 1024 * 1024;
+    const client = await open('/hub', { 'x-test': 'ok', 'x-id': 'slow-reader' });
+    client.send(MSGPACK_HANDSHAKE);
+    await eventually(() => expect(client.frames.length).toBeGreaterThanOrEqual(1));
+    const connection = connected.find((candidate) => candidate.identity === 'slow-reader')!;
+    client.socket.pause();
+    const chunk = msgpack.writeMessage({
+      type: MessageType.Invocation,
+      target: 'ReceiveMessage',
+      arguments: ['x'.repeat(60_000)],
+    });
+    // The operating system takes a few MiB before anything queues in the process; the bound makes
+    // a server without the limit fail here instead of buffering without end.
+    let accepted = 0;
+    let queuedWhenRefused: number | undefined;
+    while (accepted * chunk.length < 64 * limit) {
+      const queued = connection.bufferedBytes;
+      if (!connection.sendEncoded(chunk, performance.now())) {
+        queuedWhenRefused = queued;
+        break;
+      }
+      // Every write is taken while no more than the limit is queued.
+      expect(queued).toBeLessThanOrEqual(limit);
+      accepted += 1;
+    }
+    expect(queuedWhenRefused).toBeGreaterThan(limit);
+    expect(connection.closeReason).toBe(CloseReason.SlowConsumer);
+    client.socket.resume();
+    await eventually(() => expect(client.closed).toBe(true));
+    // Everything taken before the refusal reaches the client, then the Close with the reason.
+    const messages = client.messages();
+    expect(messages.filter((message) => message.type === MessageType.Invocation)).toHaveLength(accepted);
+    expect(messages.at(-1)).toEqual({
+      type: MessageType.Close,
+      error: 'Client is too slow to receive messages.',
+    });
+    await eventually(() =>
+      expect(
+        disconnected
+          .filter((candidate) => candidate.identity === 'slow-reader')
+          .map((candidate) => candidate.closeReason),
+      ).toEqual([CloseReason.SlowConsumer]),
+    );
   });
 
   it('closes with an error on a frame over 4096 bytes', async () => {
