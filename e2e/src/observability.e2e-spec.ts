@@ -108,7 +108,10 @@ describe('observability', () => {
     // Measured at the answer's own clock, so a slow poll on a busy machine does not count.
     const seconds = (Date.parse(gone.generatedAt) - killedAt) / 1000;
     process.stdout.write(`\n[heartbeat expiry] a killed gateway left /info after ${seconds.toFixed(1)} s\n`);
-    expect(seconds).toBeLessThanOrEqual(16);
+    // Its last beat was at most at the kill and its entry expires 15 s after it; NATS removes aged
+    // messages on a timer of its own that a loaded machine runs late, so allow one beat interval
+    // (5 s) on top. Still far below what an entry that never expires would take.
+    expect(seconds).toBeLessThanOrEqual(20);
     const history = (await (await fetch(`${heartbeat.url}/history?minutes=5`)).json()) as {
       resolutionSeconds: number;
       points: { connections: number; perGateway: Record<string, number> }[];
