@@ -230,7 +230,9 @@ describe('CatchUpService', () => {
   });
 
   describe('when the log does not answer', () => {
-    afterEach(() => jest.useRealTimers());
+    afterEach(() => {
+      jest.useRealTimers();
+    });
 
     it('keeps the watermark paused and retries until the gap is read', async () => {
       jest.useFakeTimers();
