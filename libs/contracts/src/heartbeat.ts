@@ -1,3 +1,6 @@
+import { isPlainObject } from './validation';
+import { ValidationError } from './validation.error';
+
 /**
  * What every gateway publishes on `<ns>.heartbeat.<gatewayId>` every 5 s, and keeps in the
  * `gateways` bucket. WIRE SHAPE between gateways and the heartbeat service (and replay, which
@@ -38,3 +41,74 @@ export interface PushWorkerHeartbeat {
   at: number;
   sends: Record<string, Record<string, number>>;
 }
+
+/** One beat of either kind, as it travels on `<ns>.heartbeat.>`. */
+export type Heartbeat =
+  { kind: 'gateway'; beat: GatewayHeartbeat } | { kind: 'push-worker'; beat: PushWorkerHeartbeat };
+
+const GATEWAY_NUMBERS = [
+  'startedAt',
+  'at',
+  'users',
+  'subscriptions',
+  'deliveriesPerSecond',
+  'bytesPerSecond',
+  'slowClosed',
+  'replays',
+  'watermark',
+] as const;
+
+function requireStrings(value: Record<string, unknown>, fields: readonly string[]): void {
+  for (const field of fields) {
+    if (typeof value[field] !== 'string') throw new ValidationError(field, 'expected a string');
+  }
+}
+
+function requireNumbers(value: Record<string, unknown>, fields: readonly string[], prefix = ''): void {
+  for (const field of fields) {
+    if (typeof value[field] !== 'number' || !Number.isFinite(value[field])) {
+      throw new ValidationError(`${prefix}${field}`, 'expected a number');
+    }
+  }
+}
+
+export function validateGatewayHeartbeat(value: unknown): GatewayHeartbeat {
+  if (!isPlainObject(value)) throw new ValidationError('', 'a gateway heartbeat must be a map');
+  requireStrings(value, ['gatewayId', 'host', 'version']);
+  requireNumbers(value, GATEWAY_NUMBERS);
+  if (!isPlainObject(value.connections)) throw new ValidationError('connections', 'expected a map');
+  requireNumbers(value.connections, ['hub', 'anonymous-hub'], 'connections.');
+  return value as unknown as GatewayHeartbeat;
+}
+
+export function validatePushWorkerHeartbeat(value: unknown): PushWorkerHeartbeat {
+  if (!isPlainObject(value)) throw new ValidationError('', 'a push worker heartbeat must be a map');
+  requireStrings(value, ['workerId', 'host', 'version']);
+  requireNumbers(value, ['startedAt', 'at']);
+  if (!isPlainObject(value.sends)) throw new ValidationError('sends', 'expected a map');
+  for (const [provider, outcomes] of Object.entries(value.sends)) {
+    if (!isPlainObject(outcomes)) throw new ValidationError(`sends.${provider}`, 'expected a map');
+    requireNumbers(outcomes, Object.keys(outcomes), `sends.${provider}.`);
+  }
+  return value as unknown as PushWorkerHeartbeat;
+}
+
+/** Heartbeats stay JSON on the wire (deployed heartbeat services and dashboards read them so). */
+export const heartbeatCodec = {
+  encode(heartbeat: Heartbeat): Uint8Array {
+    return Buffer.from(JSON.stringify(heartbeat.beat));
+  },
+  /** Decodes and validates; the kind is told by the beat's own id field. Throws ValidationError. */
+  decode(bytes: Uint8Array): Heartbeat {
+    let value: unknown;
+    try {
+      value = JSON.parse(Buffer.from(bytes).toString('utf8')) as unknown;
+    } catch (error) {
+      throw new ValidationError('', `the heartbeat is not valid JSON: ${(error as Error).message}`);
+    }
+    if (isPlainObject(value) && 'workerId' in value) {
+      return { kind: 'push-worker', beat: validatePushWorkerHeartbeat(value) };
+    }
+    return { kind: 'gateway', beat: validateGatewayHeartbeat(value) };
+  },
+};

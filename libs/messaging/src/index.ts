@@ -11,3 +11,8 @@ export * from './nats/nats-presence';
 export * from './nats/nats-control-bus';
 export * from './nats/nats-push-queue';
 export * from './nats/nats-cluster-source';
+export * from './nats/nats-broker';
+export * from './nats/nats-consumers';
+export * from './nats/nats-dead-letters';
+export * from './nats/nats-heartbeats';
+export * from './memory';

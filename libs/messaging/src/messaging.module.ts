@@ -6,12 +6,52 @@ import {
   Module,
   type OnApplicationShutdown,
   type OnModuleInit,
+  type Provider,
 } from '@nestjs/common';
+import { type Logger } from 'pino';
 import { Counter, Registry } from 'prom-client';
 
-import { HealthService } from '@herald/platform';
+import { HealthService, ROOT_LOGGER } from '@herald/platform';
 
-import { NatsClient } from './nats/nats-client';
+import { type MemoryBrokerOptions, MemoryBroker } from './memory/memory-broker';
+import { createNatsBroker } from './nats/nats-broker';
+import { NatsClient, type NatsClientOptions } from './nats/nats-client';
+import {
+  type Broker,
+  type BrokerLimits,
+  CLUSTER_SOURCE,
+  CONTROL_BUS,
+  DEAD_LETTER_LOG,
+  DELIVERY_LOG,
+  DELIVERY_PUBLISHER,
+  DELIVERY_SUBSCRIBER,
+  EVENT_CONSUMER,
+  EVENT_LOG,
+  GATEWAY_DIRECTORY,
+  HEARTBEAT_PUBLISHER,
+  PRESENCE_STORE,
+  PUSH_CONSUMER,
+  PUSH_QUEUE,
+} from './ports';
+
+/** The engine behind every port token. */
+export const BROKER = Symbol('Broker');
+
+/** Which engine `MessagingModule.forRoot` builds the ports on. */
+export type MessagingOptions =
+  | {
+      engine: 'nats';
+      /** Where to connect (the logger is the platform's root logger). */
+      connection: Omit<NatsClientOptions, 'logger'>;
+      limits?: Partial<BrokerLimits>;
+    }
+  | {
+      engine: 'nats';
+      /** A client already connected; the module drains it at shutdown. */
+      client: NatsClient;
+      limits?: Partial<BrokerLimits>;
+    }
+  | ({ engine: 'memory' } & Omit<MemoryBrokerOptions, 'logger'>);
 
 /** Registers NATS in readiness and drains it last, after every other module stopped using it. */
 @Injectable()
@@ -40,14 +80,104 @@ class NatsLifecycle implements OnModuleInit, OnApplicationShutdown {
   }
 }
 
+/** The in-memory engine: always ready; released last. */
+@Injectable()
+class MemoryLifecycle implements OnModuleInit, OnApplicationShutdown {
+  constructor(
+    @Inject(BROKER) private readonly broker: Broker,
+    private readonly health: HealthService,
+  ) {}
+
+  onModuleInit(): void {
+    this.health.register('broker', () => this.broker.isConnected());
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.broker.close();
+  }
+}
+
+const PORTS: [symbol, (broker: Broker) => unknown][] = [
+  [CLUSTER_SOURCE, (broker) => broker.cluster],
+  [CONTROL_BUS, (broker) => broker.control],
+  [DEAD_LETTER_LOG, (broker) => broker.deadLetters],
+  [DELIVERY_LOG, (broker) => broker.deliveryLog],
+  [DELIVERY_PUBLISHER, (broker) => broker.deliveryPublisher],
+  [DELIVERY_SUBSCRIBER, (broker) => broker.deliverySubscriber],
+  [EVENT_CONSUMER, (broker) => broker.eventConsumer],
+  [EVENT_LOG, (broker) => broker.eventLog],
+  [GATEWAY_DIRECTORY, (broker) => broker.gateways],
+  [HEARTBEAT_PUBLISHER, (broker) => broker.heartbeats],
+  [PRESENCE_STORE, (broker) => broker.presence],
+  [PUSH_CONSUMER, (broker) => broker.pushConsumer],
+  [PUSH_QUEUE, (broker) => broker.pushQueue],
+];
+
+/** Every port token, for modules that re-export or check them. */
+export const BROKER_PORT_TOKENS: readonly symbol[] = PORTS.map(([token]) => token);
+
 @Global()
 @Module({})
 export class MessagingModule {
-  static forRoot(client: NatsClient): DynamicModule {
+  /**
+   * `forRoot(client)`: the NATS connection only, as the services are wired today.
+   * `forRoot({ engine })`: every port token (and `BROKER`) on the chosen engine; with NATS, the
+   * connection and the streams are made at start, and `NatsClient` is provided too.
+   */
+  static forRoot(client: NatsClient): DynamicModule;
+  static forRoot(options: MessagingOptions): DynamicModule;
+  static forRoot(options: NatsClient | MessagingOptions): DynamicModule {
+    if (!('engine' in options)) {
+      return {
+        module: MessagingModule,
+        providers: [{ provide: NatsClient, useValue: options }, NatsLifecycle],
+        exports: [NatsClient],
+      };
+    }
+    const ports: Provider[] = PORTS.map(([token, pick]) => ({
+      provide: token,
+      useFactory: pick,
+      inject: [BROKER],
+    }));
+    const tokens = [BROKER, ...BROKER_PORT_TOKENS];
+    if (options.engine === 'memory') {
+      const { engine: _engine, ...memory } = options;
+      return {
+        module: MessagingModule,
+        providers: [
+          {
+            provide: BROKER,
+            useFactory: (logger: Logger) => new MemoryBroker({ ...memory, logger }),
+            inject: [ROOT_LOGGER],
+          },
+          MemoryLifecycle,
+          ...ports,
+        ],
+        exports: tokens,
+      };
+    }
+    const { limits } = options;
+    const client: Provider =
+      'client' in options
+        ? { provide: NatsClient, useValue: options.client }
+        : {
+            provide: NatsClient,
+            useFactory: (logger: Logger) => NatsClient.connect({ ...options.connection, logger }),
+            inject: [ROOT_LOGGER],
+          };
     return {
       module: MessagingModule,
-      providers: [{ provide: NatsClient, useValue: client }, NatsLifecycle],
-      exports: [NatsClient],
+      providers: [
+        {
+          provide: BROKER,
+          useFactory: (client: NatsClient, logger: Logger) => createNatsBroker(client, logger, limits),
+          inject: [NatsClient, ROOT_LOGGER],
+        },
+        client,
+        NatsLifecycle,
+        ...ports,
+      ],
+      exports: [NatsClient, ...tokens],
     };
   }
 }
