@@ -66,6 +66,30 @@ export default tseslint.config(
     },
   },
   {
+    // The services and apps see the broker only through the port tokens of @herald/messaging.
+    files: ['apps/*/src/**/*.ts', 'libs/{gateway,dispatcher,push,heartbeat}/src/**/*.ts'],
+    ignores: ['**/*.spec.ts', '**/*.int-spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['nats', '@herald/messaging/*'],
+              message: 'inject a broker port token from @herald/messaging instead',
+            },
+            {
+              group: ['@herald/messaging'],
+              importNamePattern:
+                '^(Nats|createNatsBroker|connectWithStreams|ensureStreams|streamConfigs|DEFAULT_TOPOLOGY|MemoryBroker$)',
+              message: 'engines are chosen by MessagingModule; inject a port token instead',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Operator commands talk to a terminal.
     files: ['apps/*/src/cli/**/*.ts'],
     rules: { 'no-console': 'off' },

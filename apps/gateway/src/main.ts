@@ -2,9 +2,7 @@ import 'reflect-metadata';
 
 import { type Server } from 'node:http';
 
-import { TokenVerifier } from '@herald/auth';
 import { GatewayModule, gatewayConfigSchema, NotificationsHub } from '@herald/gateway';
-import { connectWithStreams } from '@herald/messaging';
 import { bootService, createLogger, loadConfig, runMain } from '@herald/platform';
 
 const bootLogger = createLogger('gateway', 'info');
@@ -14,23 +12,8 @@ runMain(bootLogger, async () => {
   const logger = createLogger('gateway', config.HERALD_LOG_LEVEL).child({
     gatewayId: config.HERALD_GATEWAY_ID,
   });
-  const verifier = await TokenVerifier.create({
-    publicKey: config.HERALD_JWT_PUBLIC_KEY,
-    jwksUrl: config.HERALD_JWT_JWKS_URL,
-    authority: config.HERALD_JWT_AUTHORITY,
-    issuer: config.HERALD_JWT_ISSUER,
-  });
-  const nats = await connectWithStreams(
-    {
-      servers: config.HERALD_NATS_URL,
-      namespace: config.HERALD_NAMESPACE,
-      name: `herald-gateway-${config.HERALD_GATEWAY_ID}`,
-      logger,
-    },
-    { eventsMaxAgeMs: config.HERALD_EVENTS_MAX_AGE, replayWindowMs: config.HERALD_REPLAY_WINDOW },
-  );
   await bootService({
-    module: GatewayModule.forRoot({ config, logger, nats, verifier }),
+    module: GatewayModule.forRoot({ config, logger }),
     host: config.HERALD_HOST,
     port: config.HERALD_GATEWAY_PORT,
     logger,

@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 
 import { HeartbeatModule, heartbeatConfigSchema } from '@herald/heartbeat';
-import { connectWithStreams, DEFAULT_TOPOLOGY } from '@herald/messaging';
 import { bootService, createLogger, loadConfig, runMain } from '@herald/platform';
 
 const bootLogger = createLogger('heartbeat', 'info');
@@ -9,19 +8,8 @@ const bootLogger = createLogger('heartbeat', 'info');
 runMain(bootLogger, async () => {
   const config = loadConfig(heartbeatConfigSchema);
   const logger = createLogger('heartbeat', config.HERALD_LOG_LEVEL);
-  // Only the streams this service reads; the others are configured by the services that own them.
-  const nats = await connectWithStreams(
-    {
-      servers: config.HERALD_NATS_URL,
-      namespace: config.HERALD_NAMESPACE,
-      name: `herald-heartbeat-${process.pid}`,
-      logger,
-    },
-    DEFAULT_TOPOLOGY,
-    (names) => [names.streams.heartbeats, names.streams.dead],
-  );
   await bootService({
-    module: HeartbeatModule.forRoot({ logger, nats }),
+    module: HeartbeatModule.forRoot({ config, logger }),
     host: config.HERALD_HOST,
     port: config.HERALD_HEARTBEAT_PORT,
     logger,

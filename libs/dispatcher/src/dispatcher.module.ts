@@ -1,19 +1,31 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 
-import { MessagingModule, NatsClient, NatsDeliveryPublisher, NatsPushQueue } from '@herald/messaging';
+import { MessagingModule, messagingOptionsFor, type MessagingOptions } from '@herald/messaging';
 import { type Logger, PlatformModule } from '@herald/platform';
 
 import { type DispatcherConfig } from './config/dispatcher.config';
 import { EventsConsumer } from './consumers/events.consumer';
 import { DISPATCHER_CONFIG } from './dispatcher.tokens';
-import { DELIVERY_PUBLISHER, DispatchService, PUSH_QUEUE } from './services/dispatch.service';
+import { DispatchService } from './services/dispatch.service';
 
 export interface DispatcherModuleOptions {
   config: DispatcherConfig;
   logger: Logger;
-  nats: NatsClient;
+  /** The broker engine; by default the one the configuration selects (HERALD_NATS_URL: NATS). */
+  messaging?: MessagingOptions;
 }
 
+/** The broker settings a dispatcher's configuration gives. */
+export function dispatcherMessaging(config: DispatcherConfig): MessagingOptions {
+  return messagingOptionsFor({
+    natsUrl: config.HERALD_NATS_URL,
+    namespace: config.HERALD_NAMESPACE,
+    name: `herald-dispatcher-${process.pid}`,
+    limits: { eventsMaxAgeMs: config.HERALD_EVENTS_MAX_AGE, replayWindowMs: config.HERALD_REPLAY_WINDOW },
+  });
+}
+
+/** The dispatcher: consumes vault events, publishes deliveries and push jobs. */
 @Module({})
 export class DispatcherModule {
   static forRoot(options: DispatcherModuleOptions): DynamicModule {
@@ -21,23 +33,9 @@ export class DispatcherModule {
       module: DispatcherModule,
       imports: [
         PlatformModule.forRoot({ service: 'dispatcher', logger: options.logger }),
-        MessagingModule.forRoot(options.nats),
+        MessagingModule.forRoot(options.messaging ?? dispatcherMessaging(options.config)),
       ],
-      providers: [
-        {
-          provide: DELIVERY_PUBLISHER,
-          useFactory: (client: NatsClient) => new NatsDeliveryPublisher(client),
-          inject: [NatsClient],
-        },
-        {
-          provide: PUSH_QUEUE,
-          useFactory: (client: NatsClient) => new NatsPushQueue(client),
-          inject: [NatsClient],
-        },
-        { provide: DISPATCHER_CONFIG, useValue: options.config },
-        DispatchService,
-        EventsConsumer,
-      ],
+      providers: [{ provide: DISPATCHER_CONFIG, useValue: options.config }, DispatchService, EventsConsumer],
     };
   }
 }

@@ -1,16 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 
 import { TokenVerifier } from '@herald/auth';
-import {
-  MessagingModule,
-  NatsClient,
-  NatsControlBus,
-  NatsDeliveryLog,
-  NatsDeliverySubscriber,
-  NatsEventLog,
-  NatsGatewayDirectory,
-  NatsPresenceStore,
-} from '@herald/messaging';
+import { MessagingModule, messagingOptionsFor, type MessagingOptions } from '@herald/messaging';
 import { type Logger, PlatformModule } from '@herald/platform';
 
 import { type GatewayConfig } from './config/gateway.config';
@@ -18,18 +9,11 @@ import { ClockController } from './controllers/clock.controller';
 import { ControlController } from './controllers/control.controller';
 import { NegotiateController } from './controllers/negotiate.controller';
 import { SendController } from './controllers/send.controller';
-import {
-  CONTROL_BUS,
-  DELIVERY_LOG,
-  EVENT_LOG,
-  GATEWAY_CONFIG,
-  GATEWAY_DIRECTORY,
-  PRESENCE_STORE,
-} from './gateway.tokens';
+import { GATEWAY_CONFIG } from './gateway.tokens';
 import { NotificationsHub } from './hubs/notifications.hub';
 import { CatchUpService } from './services/catch-up.service';
+import { ConnectionRegistry } from './services/connection-registry.service';
 import { HeartbeatService } from './services/heartbeat.service';
-import { ConnectionRegistry, DELIVERY_SUBSCRIBER } from './services/connection-registry.service';
 import { ReplayService } from './services/replay.service';
 import { SessionsService } from './services/sessions.service';
 import { WatermarkService } from './services/watermark.service';
@@ -37,61 +21,52 @@ import { WatermarkService } from './services/watermark.service';
 export interface GatewayModuleOptions {
   config: GatewayConfig;
   logger: Logger;
-  nats: NatsClient;
-  verifier: TokenVerifier;
+  /** The broker engine; by default the one the configuration selects (HERALD_NATS_URL: NATS). */
+  messaging?: MessagingOptions;
 }
 
+/** The broker settings a gateway's configuration gives. */
+export function gatewayMessaging(config: GatewayConfig): MessagingOptions {
+  return messagingOptionsFor({
+    natsUrl: config.HERALD_NATS_URL,
+    namespace: config.HERALD_NAMESPACE,
+    name: `herald-gateway-${config.HERALD_GATEWAY_ID}`,
+    limits: { eventsMaxAgeMs: config.HERALD_EVENTS_MAX_AGE, replayWindowMs: config.HERALD_REPLAY_WINDOW },
+  });
+}
+
+/** The gateway: SignalR hubs, `/send`, negotiate and control; the broker from `MessagingModule`. */
 @Module({})
 export class GatewayModule {
   static forRoot(options: GatewayModuleOptions): DynamicModule {
+    const { config } = options;
     return {
       module: GatewayModule,
       imports: [
         PlatformModule.forRoot({ service: 'gateway', logger: options.logger }),
-        MessagingModule.forRoot(options.nats),
+        MessagingModule.forRoot(options.messaging ?? gatewayMessaging(config)),
       ],
       controllers: [ClockController, ControlController, NegotiateController, SendController],
       providers: [
-        ConnectionRegistry,
-        {
-          provide: DELIVERY_SUBSCRIBER,
-          useFactory: (client: NatsClient) => new NatsDeliverySubscriber(client),
-          inject: [NatsClient],
-        },
-        {
-          provide: EVENT_LOG,
-          useFactory: (client: NatsClient) => new NatsEventLog(client),
-          inject: [NatsClient],
-        },
-        {
-          provide: CONTROL_BUS,
-          useFactory: (client: NatsClient) => new NatsControlBus(client),
-          inject: [NatsClient],
-        },
-        {
-          provide: DELIVERY_LOG,
-          useFactory: (client: NatsClient) => new NatsDeliveryLog(client),
-          inject: [NatsClient],
-        },
-        {
-          provide: GATEWAY_DIRECTORY,
-          useFactory: (client: NatsClient) => NatsGatewayDirectory.open(client),
-          inject: [NatsClient],
-        },
-        {
-          provide: PRESENCE_STORE,
-          useFactory: (client: NatsClient) =>
-            NatsPresenceStore.open(client, options.config.HERALD_REPLAY_WINDOW),
-          inject: [NatsClient],
-        },
         CatchUpService,
+        ConnectionRegistry,
+        { provide: GATEWAY_CONFIG, useValue: config },
         HeartbeatService,
+        NotificationsHub,
         ReplayService,
         SessionsService,
+        {
+          // Keys are fetched (JWKS, OIDC discovery) before the gateway accepts a connection.
+          provide: TokenVerifier,
+          useFactory: () =>
+            TokenVerifier.create({
+              publicKey: config.HERALD_JWT_PUBLIC_KEY,
+              jwksUrl: config.HERALD_JWT_JWKS_URL,
+              authority: config.HERALD_JWT_AUTHORITY,
+              issuer: config.HERALD_JWT_ISSUER,
+            }),
+        },
         WatermarkService,
-        { provide: GATEWAY_CONFIG, useValue: options.config },
-        NotificationsHub,
-        { provide: TokenVerifier, useValue: options.verifier },
       ],
     };
   }

@@ -1,17 +1,32 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 
-import { MessagingModule, NatsClient, NatsClusterSource, NatsGatewayDirectory } from '@herald/messaging';
+import { MessagingModule, messagingOptionsFor, type MessagingOptions } from '@herald/messaging';
 import { type Logger, PlatformModule } from '@herald/platform';
 
+import { type HeartbeatConfig } from './config/heartbeat.config';
 import { ClusterController } from './controllers/cluster.controller';
 import { DashboardController } from './controllers/dashboard.controller';
-import { CLUSTER_SOURCE, GATEWAY_DIRECTORY } from './heartbeat.tokens';
 import { ClusterMetricsService } from './services/cluster-metrics.service';
 import { ClusterStateService } from './services/cluster-state.service';
 
 export interface HeartbeatModuleOptions {
+  config: HeartbeatConfig;
   logger: Logger;
-  nats: NatsClient;
+  /** The broker engine; by default the one the configuration selects (HERALD_NATS_URL: NATS). */
+  messaging?: MessagingOptions;
+}
+
+/**
+ * The broker settings a heartbeat service's configuration gives. It only reads the cluster: it
+ * configures the HEARTBEATS and DEAD streams, never the limits of the streams other services own.
+ */
+export function heartbeatMessaging(config: HeartbeatConfig): MessagingOptions {
+  return messagingOptionsFor({
+    natsUrl: config.HERALD_NATS_URL,
+    namespace: config.HERALD_NAMESPACE,
+    name: `herald-heartbeat-${process.pid}`,
+    scope: 'cluster',
+  });
 }
 
 /** The heartbeat service: cluster-wide `/info`, `/history`, `/metrics` and the live dashboard. */
@@ -22,23 +37,10 @@ export class HeartbeatModule {
       module: HeartbeatModule,
       imports: [
         PlatformModule.forRoot({ service: 'heartbeat', logger: options.logger }),
-        MessagingModule.forRoot(options.nats),
+        MessagingModule.forRoot(options.messaging ?? heartbeatMessaging(options.config)),
       ],
       controllers: [ClusterController, DashboardController],
-      providers: [
-        {
-          provide: CLUSTER_SOURCE,
-          useFactory: (client: NatsClient) => new NatsClusterSource(client),
-          inject: [NatsClient],
-        },
-        ClusterMetricsService,
-        ClusterStateService,
-        {
-          provide: GATEWAY_DIRECTORY,
-          useFactory: (client: NatsClient) => NatsGatewayDirectory.open(client),
-          inject: [NatsClient],
-        },
-      ],
+      providers: [ClusterMetricsService, ClusterStateService],
     };
   }
 }

@@ -14,11 +14,12 @@ import { Counter, Registry } from 'prom-client';
 import { HealthService, ROOT_LOGGER } from '@herald/platform';
 
 import { type MemoryBrokerOptions, MemoryBroker } from './memory/memory-broker';
-import { createNatsBroker } from './nats/nats-broker';
+import { createNatsBroker, type NatsStreamScope } from './nats/nats-broker';
 import { NatsClient, type NatsClientOptions } from './nats/nats-client';
 import {
   type Broker,
   type BrokerLimits,
+  BROKER_STATUS,
   CLUSTER_SOURCE,
   CONTROL_BUS,
   DEAD_LETTER_LOG,
@@ -44,14 +45,37 @@ export type MessagingOptions =
       /** Where to connect (the logger is the platform's root logger). */
       connection: Omit<NatsClientOptions, 'logger'>;
       limits?: Partial<BrokerLimits>;
+      /** Which streams this process configures (default `all`). */
+      scope?: NatsStreamScope;
     }
   | {
       engine: 'nats';
       /** A client already connected; the module drains it at shutdown. */
       client: NatsClient;
       limits?: Partial<BrokerLimits>;
+      scope?: NatsStreamScope;
     }
   | ({ engine: 'memory' } & Omit<MemoryBrokerOptions, 'logger'>);
+
+/** What a service knows about its broker, from its configuration. */
+export interface BrokerSettings {
+  /** HERALD_NATS_URL: set selects NATS; unset selects the in-memory engine (one process). */
+  natsUrl?: string;
+  /** HERALD_NAMESPACE. */
+  namespace: string;
+  /** This process as NATS lists its connection, e.g. `herald-dispatcher-<pid>`. */
+  name: string;
+  limits?: Partial<BrokerLimits>;
+  scope?: NatsStreamScope;
+}
+
+/** The engine a service's configuration selects: NATS when a URL is set, memory otherwise. */
+export function messagingOptionsFor(settings: BrokerSettings): MessagingOptions {
+  const { natsUrl, namespace, name, limits, scope } = settings;
+  return natsUrl
+    ? { engine: 'nats', connection: { servers: natsUrl, namespace, name }, limits, scope }
+    : { engine: 'memory', namespace, limits };
+}
 
 /** Registers NATS in readiness and drains it last, after every other module stopped using it. */
 @Injectable()
@@ -98,6 +122,7 @@ class MemoryLifecycle implements OnModuleInit, OnApplicationShutdown {
 }
 
 const PORTS: [symbol, (broker: Broker) => unknown][] = [
+  [BROKER_STATUS, (broker) => broker],
   [CLUSTER_SOURCE, (broker) => broker.cluster],
   [CONTROL_BUS, (broker) => broker.control],
   [DEAD_LETTER_LOG, (broker) => broker.deadLetters],
@@ -156,7 +181,7 @@ export class MessagingModule {
         exports: tokens,
       };
     }
-    const { limits } = options;
+    const { limits, scope } = options;
     const client: Provider =
       'client' in options
         ? { provide: NatsClient, useValue: options.client }
@@ -170,7 +195,7 @@ export class MessagingModule {
       providers: [
         {
           provide: BROKER,
-          useFactory: (client: NatsClient, logger: Logger) => createNatsBroker(client, logger, limits),
+          useFactory: (client: NatsClient, logger: Logger) => createNatsBroker(client, logger, limits, scope),
           inject: [NatsClient, ROOT_LOGGER],
         },
         client,

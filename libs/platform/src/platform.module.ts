@@ -7,9 +7,8 @@ import { type Logger } from 'pino';
 
 import { HealthController } from './health/health.controller';
 import { HealthService } from './health/health.service';
+import { componentLoggerProviders, ROOT_LOGGER } from './logging/component-logger';
 import { MetricsController } from './metrics/metrics.controller';
-
-export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
 
 export interface PlatformOptions {
   service: string;
@@ -27,6 +26,8 @@ export class PlatformModule {
     const registry = new Registry();
     registry.setDefaultLabels({ service: options.service });
     collectDefaultMetrics({ register: registry, prefix: 'herald_process_' });
+    // Every class module that names a component logger has been imported by now.
+    const loggers = componentLoggerProviders();
     return {
       module: PlatformModule,
       imports: [
@@ -51,8 +52,9 @@ export class PlatformModule {
         HealthService,
         { provide: Registry, useValue: registry },
         { provide: ROOT_LOGGER, useValue: options.logger },
+        ...loggers,
       ],
-      exports: [HealthService, Registry, ROOT_LOGGER],
+      exports: [HealthService, Registry, ROOT_LOGGER, ...loggers.map((provider) => provider.provide)],
     };
   }
 }

@@ -1,9 +1,16 @@
-import { type DynamicModule, Inject, Injectable, Module, type OnModuleInit } from '@nestjs/common';
+import {
+  type DynamicModule,
+  Inject,
+  Injectable,
+  Module,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 
 import { type TokenVerifier } from '@herald/auth';
-import { MessagingModule, NatsClient, NatsPushQueue } from '@herald/messaging';
+import { MessagingModule, messagingOptionsFor, type MessagingOptions } from '@herald/messaging';
 import { type Database } from '@herald/persistence';
-import { HealthService, type Logger, PlatformModule } from '@herald/platform';
+import { HealthService, InjectLogger, type Logger, PlatformModule } from '@herald/platform';
 
 import { type PushConfig } from './config/push.config';
 import { PushJobsConsumer } from './consumers/push-jobs.consumer';
@@ -12,7 +19,8 @@ import { IdentityController } from './controllers/identity.controller';
 import { PushConfigController } from './controllers/push-config.controller';
 import { RelayController } from './controllers/relay.controller';
 import { RelayTokenGuard } from './controllers/relay-token.guard';
-import { PUSH_CONFIG, PUSH_DATABASE, PUSH_QUEUE, USER_TOKEN_VERIFIER } from './push.tokens';
+import { pushFactories } from './push.factories';
+import { PUSH_CONFIG, PUSH_DATABASE, USER_TOKEN_VERIFIER } from './push.tokens';
 import { PushDeliveryService } from './services/push-delivery.service';
 import { PushHeartbeatService } from './services/push-heartbeat.service';
 import { PUSH_PROVIDERS, type PushProviders } from './services/push-providers';
@@ -22,23 +30,41 @@ import { RelayTokensService } from './services/relay-tokens.service';
 export interface PushModuleOptions {
   config: PushConfig;
   logger: Logger;
-  nats: NatsClient;
-  database: Database;
-  providers: PushProviders;
-  /** Verifies users' tokens for their own registrations; null when no token source is configured. */
-  verifier: TokenVerifier | null;
+  /** The broker engine; by default the one the configuration selects (HERALD_NATS_URL: NATS). */
+  messaging?: MessagingOptions;
+}
+
+/** The broker settings a push worker's configuration gives. */
+export function pushMessaging(config: PushConfig): MessagingOptions {
+  return messagingOptionsFor({
+    natsUrl: config.HERALD_NATS_URL,
+    namespace: config.HERALD_NAMESPACE,
+    name: `herald-push-worker-${process.pid}`,
+    limits: { eventsMaxAgeMs: config.HERALD_EVENTS_MAX_AGE, replayWindowMs: config.HERALD_REPLAY_WINDOW },
+  });
 }
 
 /** Readiness includes the database; it closes after everything else stopped using it. */
 @Injectable()
-class DatabaseLifecycle implements OnModuleInit {
+class DatabaseLifecycle implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(PUSH_DATABASE) private readonly database: Database,
+    @Inject(PUSH_PROVIDERS) private readonly providers: PushProviders,
+    @Inject(USER_TOKEN_VERIFIER) private readonly verifier: TokenVerifier | null,
     private readonly health: HealthService,
+    @InjectLogger('PushModule') private readonly logger: Logger,
   ) {}
 
   onModuleInit(): void {
     this.health.register('database', () => this.database.ping());
+    this.logger.info(
+      {
+        database: this.database.kind,
+        providers: Object.keys(this.providers),
+        userRegistrations: Boolean(this.verifier),
+      },
+      'push worker configured',
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -54,26 +80,19 @@ export class PushModule {
       module: PushModule,
       imports: [
         PlatformModule.forRoot({ service: 'push-worker', logger: options.logger }),
-        MessagingModule.forRoot(options.nats),
+        MessagingModule.forRoot(options.messaging ?? pushMessaging(options.config)),
       ],
       controllers: [DevicesController, IdentityController, PushConfigController, RelayController],
       providers: [
         DatabaseLifecycle,
         { provide: PUSH_CONFIG, useValue: options.config },
-        { provide: PUSH_DATABASE, useValue: options.database },
-        { provide: PUSH_PROVIDERS, useValue: options.providers },
-        {
-          provide: PUSH_QUEUE,
-          useFactory: (client: NatsClient) => new NatsPushQueue(client),
-          inject: [NatsClient],
-        },
+        ...pushFactories(options.config),
         PushDeliveryService,
         PushHeartbeatService,
         PushJobsConsumer,
         RegistrationsService,
         RelayTokenGuard,
         RelayTokensService,
-        { provide: USER_TOKEN_VERIFIER, useValue: options.verifier },
       ],
     };
   }

@@ -1,5 +1,6 @@
 export * from './eventually';
 export * from './free-port';
+export * from './nest-app';
 export * from './hub-client';
 export * from './nats-namespace';
 export * from './nats-server-process';

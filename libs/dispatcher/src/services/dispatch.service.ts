@@ -5,15 +5,14 @@ import { eventCodec, nextTraceparent, traceIdOf, ValidationError } from '@herald
 import {
   type ConsumedEvent,
   type ConsumeOutcome,
+  DELIVERY_PUBLISHER,
   type DeliveryPublisher,
+  PUSH_QUEUE,
   type PushQueue,
 } from '@herald/messaging';
-import { ROOT_LOGGER, type Logger } from '@herald/platform';
+import { InjectLogger, type Logger } from '@herald/platform';
 
 import { pushJobsOf, route } from './routing';
-
-export const DELIVERY_PUBLISHER = Symbol('DELIVERY_PUBLISHER');
-export const PUSH_QUEUE = Symbol('PUSH_QUEUE');
 
 /** Backoff between attempts of an event whose deliveries could not be published. */
 export function retryDelayMs(attempt: number): number {
@@ -32,7 +31,7 @@ export class DispatchService {
   constructor(
     @Inject(DELIVERY_PUBLISHER) private readonly publisher: DeliveryPublisher,
     @Inject(PUSH_QUEUE) private readonly pushQueue: PushQueue,
-    @Inject(ROOT_LOGGER) private readonly logger: Logger,
+    @InjectLogger('DispatchService') private readonly logger: Logger,
     registry: Registry,
   ) {
     this.outcomes = new Counter({

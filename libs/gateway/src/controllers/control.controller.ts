@@ -8,12 +8,11 @@ import {
   Post,
   UseGuards,
 } from '@nestjs/common';
-import { PinoLogger } from 'nestjs-pino';
 
 import { isGuid } from '@herald/contracts';
-import { type ControlBus } from '@herald/messaging';
+import { CONTROL_BUS, type ControlBus } from '@herald/messaging';
+import { InjectLogger, type Logger } from '@herald/platform';
 
-import { CONTROL_BUS } from '../gateway.tokens';
 import { InternalTokenGuard } from './internal-token.guard';
 
 /**
@@ -25,10 +24,8 @@ import { InternalTokenGuard } from './internal-token.guard';
 export class ControlController {
   constructor(
     @Inject(CONTROL_BUS) private readonly control: ControlBus,
-    private readonly logger: PinoLogger,
-  ) {
-    this.logger.setContext(ControlController.name);
-  }
+    @InjectLogger('ControlController') private readonly logger: Logger,
+  ) {}
 
   @Post(['users/:userId/disconnect', 'notifications/users/:userId/disconnect'])
   @HttpCode(202)

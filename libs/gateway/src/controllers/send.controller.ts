@@ -11,7 +11,6 @@ import {
   ServiceUnavailableException,
   UseGuards,
 } from '@nestjs/common';
-import { PinoLogger } from 'nestjs-pino';
 
 import {
   type AnyHeraldEvent,
@@ -21,9 +20,9 @@ import {
   traceIdOf,
   ValidationError,
 } from '@herald/contracts';
-import { type EventLog, NatsClient } from '@herald/messaging';
+import { BROKER_STATUS, type BrokerStatus, EVENT_LOG, type EventLog } from '@herald/messaging';
+import { InjectLogger, type Logger } from '@herald/platform';
 
-import { EVENT_LOG } from '../gateway.tokens';
 import { InternalTokenGuard } from './internal-token.guard';
 
 /**
@@ -36,11 +35,9 @@ import { InternalTokenGuard } from './internal-token.guard';
 export class SendController {
   constructor(
     @Inject(EVENT_LOG) private readonly events: EventLog,
-    private readonly nats: NatsClient,
-    private readonly logger: PinoLogger,
-  ) {
-    this.logger.setContext(SendController.name);
-  }
+    @Inject(BROKER_STATUS) private readonly broker: BrokerStatus,
+    @InjectLogger('SendController') private readonly logger: Logger,
+  ) {}
 
   @Post(['send', 'notifications/send'])
   @HttpCode(200)
@@ -58,7 +55,7 @@ export class SendController {
       }
       throw error;
     }
-    if (!this.nats.connected) {
+    if (!this.broker.isConnected()) {
       // Answer at once: waiting for a publish timeout while NATS is away only holds the caller.
       throw new ServiceUnavailableException({
         error: 'unavailable',

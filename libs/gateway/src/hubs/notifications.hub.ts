@@ -10,11 +10,11 @@ import { Gauge, Registry } from 'prom-client';
 
 import { assertHubPolicy, AuthError, extractAccessToken, TokenVerifier } from '@herald/auth';
 import { isGuid } from '@herald/contracts';
-import { type ControlBus, type Unsubscribe } from '@herald/messaging';
+import { CONTROL_BUS, type ControlBus, type Unsubscribe } from '@herald/messaging';
 import { ROOT_LOGGER, type Logger } from '@herald/platform';
 import { type AuthorizeResult, CloseReason, type HubConnection, SignalRServer } from '@herald/signalr';
 
-import { CONTROL_BUS, GATEWAY_CONFIG } from '../gateway.tokens';
+import { GATEWAY_CONFIG } from '../gateway.tokens';
 import { type GatewayConfig } from '../config/gateway.config';
 import { ClientAddressResolver } from '../services/client-address';
 import { ConnectionLimits, type Limit } from '../services/connection-limits';

@@ -1,12 +1,16 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { Counter, Registry } from 'prom-client';
 
-import { type DeliveryLog, type DeliverySubscriber } from '@herald/messaging';
-import { ROOT_LOGGER, type Logger } from '@herald/platform';
+import {
+  DELIVERY_LOG,
+  DELIVERY_SUBSCRIBER,
+  type DeliveryLog,
+  type DeliverySubscriber,
+} from '@herald/messaging';
+import { InjectLogger, type Logger } from '@herald/platform';
 import { type HubConnection } from '@herald/signalr';
 
-import { DELIVERY_LOG } from '../gateway.tokens';
-import { ConnectionRegistry, DELIVERY_SUBSCRIBER } from './connection-registry.service';
+import { ConnectionRegistry } from './connection-registry.service';
 import { type ConnectionIdentity, type GroupKey } from './hub-identity';
 import { ReplayService } from './replay.service';
 import { WatermarkService } from './watermark.service';
@@ -43,7 +47,7 @@ export class CatchUpService implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly watermark: WatermarkService,
     @Inject(DELIVERY_LOG) private readonly log: DeliveryLog,
     @Inject(DELIVERY_SUBSCRIBER) private readonly subscriber: DeliverySubscriber,
-    @Inject(ROOT_LOGGER) private readonly logger: Logger,
+    @InjectLogger('CatchUpService') private readonly logger: Logger,
     metrics: Registry,
   ) {
     this.caughtUp = new Counter({

@@ -9,15 +9,13 @@ import {
   type DeliveryKind,
   traceIdOf,
 } from '@herald/contracts';
-import { type DeliverySubscriber, type Unsubscribe } from '@herald/messaging';
+import { DELIVERY_SUBSCRIBER, type DeliverySubscriber, type Unsubscribe } from '@herald/messaging';
 import { type HubConnection, type HubProtocol, MessageType } from '@herald/signalr';
-import { ROOT_LOGGER, type Logger } from '@herald/platform';
+import { InjectLogger, type Logger } from '@herald/platform';
 
 import { type GatewayConfig } from '../config/gateway.config';
 import { GATEWAY_CONFIG } from '../gateway.tokens';
 import { type ConnectionIdentity, type GroupKey } from './hub-identity';
-
-export const DELIVERY_SUBSCRIBER = Symbol('DELIVERY_SUBSCRIBER');
 
 type Connection = HubConnection<ConnectionIdentity>;
 
@@ -56,7 +54,7 @@ export class ConnectionRegistry {
 
   constructor(
     @Inject(DELIVERY_SUBSCRIBER) private readonly subscriber: DeliverySubscriber,
-    @Inject(ROOT_LOGGER) private readonly logger: Logger,
+    @InjectLogger('ConnectionRegistry') private readonly logger: Logger,
     @Inject(GATEWAY_CONFIG) private readonly config: Pick<GatewayConfig, 'HERALD_REPLAY_MAX_HELD'>,
     registry: Registry,
   ) {

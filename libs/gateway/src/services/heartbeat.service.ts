@@ -3,12 +3,12 @@ import { hostname } from 'node:os';
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 
 import { type GatewayHeartbeat } from '@herald/contracts';
-import { type GatewayDirectory } from '@herald/messaging';
-import { heraldVersion, ROOT_LOGGER, type Logger } from '@herald/platform';
+import { GATEWAY_DIRECTORY, type GatewayDirectory } from '@herald/messaging';
+import { heraldVersion, InjectLogger, type Logger } from '@herald/platform';
 import { CloseReason } from '@herald/signalr';
 
 import { type GatewayConfig } from '../config/gateway.config';
-import { GATEWAY_CONFIG, GATEWAY_DIRECTORY } from '../gateway.tokens';
+import { GATEWAY_CONFIG } from '../gateway.tokens';
 import { NotificationsHub } from '../hubs/notifications.hub';
 import { ConnectionRegistry } from './connection-registry.service';
 import { SessionsService } from './sessions.service';
@@ -34,7 +34,7 @@ export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy
     private readonly watermark: WatermarkService,
     @Inject(GATEWAY_DIRECTORY) private readonly directory: GatewayDirectory,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
-    @Inject(ROOT_LOGGER) private readonly logger: Logger,
+    @InjectLogger('HeartbeatService') private readonly logger: Logger,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {

@@ -2,23 +2,21 @@ import { Inject, Injectable } from '@nestjs/common';
 
 import { ClientType, type Delivery, deliveryCodec, HubMethod, HubName, PushType } from '@herald/contracts';
 import {
+  CONTROL_BUS,
   type ControlBus,
+  DELIVERY_LOG,
+  DELIVERY_SUBSCRIBER,
   type DeliveryLog,
   type DeliverySubscriber,
+  GATEWAY_DIRECTORY,
   type GatewayDirectory,
+  PRESENCE_STORE,
   type PresenceRecord,
   type PresenceStore,
 } from '@herald/messaging';
 
 import { type GatewayConfig } from '../config/gateway.config';
-import {
-  CONTROL_BUS,
-  DELIVERY_LOG,
-  GATEWAY_CONFIG,
-  GATEWAY_DIRECTORY,
-  PRESENCE_STORE,
-} from '../gateway.tokens';
-import { DELIVERY_SUBSCRIBER } from './connection-registry.service';
+import { GATEWAY_CONFIG } from '../gateway.tokens';
 import { type GroupKey, type HubIdentity } from './hub-identity';
 
 /** How long to wait for a close record that is being written (20 × 50 ms). */

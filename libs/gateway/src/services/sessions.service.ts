@@ -1,12 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Registry } from 'prom-client';
 
-import { type ConnectionStatus, type DeliveryLog, type PresenceStore } from '@herald/messaging';
-import { ROOT_LOGGER, type Logger } from '@herald/platform';
+import {
+  type ConnectionStatus,
+  DELIVERY_LOG,
+  type DeliveryLog,
+  PRESENCE_STORE,
+  type PresenceStore,
+} from '@herald/messaging';
+import { InjectLogger, type Logger } from '@herald/platform';
 import { CloseReason, type HubConnection } from '@herald/signalr';
 
 import { type GatewayConfig } from '../config/gateway.config';
-import { DELIVERY_LOG, GATEWAY_CONFIG, PRESENCE_STORE } from '../gateway.tokens';
+import { GATEWAY_CONFIG } from '../gateway.tokens';
 import { ConnectionRegistry } from './connection-registry.service';
 import { type ConnectionIdentity, groupsOf, type HubIdentity } from './hub-identity';
 import { ReplayService } from './replay.service';
@@ -44,7 +50,7 @@ export class SessionsService {
     @Inject(PRESENCE_STORE) private readonly presence: PresenceStore,
     @Inject(DELIVERY_LOG) private readonly log: DeliveryLog,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
-    @Inject(ROOT_LOGGER) private readonly logger: Logger,
+    @InjectLogger('SessionsService') private readonly logger: Logger,
     metrics: Registry,
   ) {
     this.replayed = new Counter({

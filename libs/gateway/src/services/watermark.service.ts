@@ -1,9 +1,11 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 
-import { type DeliveryLog, type DeliverySubscriber } from '@herald/messaging';
-
-import { DELIVERY_LOG } from '../gateway.tokens';
-import { DELIVERY_SUBSCRIBER } from './connection-registry.service';
+import {
+  DELIVERY_LOG,
+  DELIVERY_SUBSCRIBER,
+  type DeliveryLog,
+  type DeliverySubscriber,
+} from '@herald/messaging';
 
 interface Sample {
   /** Monotonic milliseconds when the sample was taken. */

@@ -1,18 +1,14 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 
-import { type GatewayHeartbeat, type PushWorkerHeartbeat } from '@herald/contracts';
-import { type GatewayDirectory } from '@herald/messaging';
-import { ROOT_LOGGER, type Logger } from '@herald/platform';
-
-import { CLUSTER_SOURCE, GATEWAY_DIRECTORY } from '../heartbeat.tokens';
-
-/** Where the heartbeat service reads the cluster from (NATS in production). */
-export interface ClusterSource {
-  /** Every heartbeat kept (the last hour), then every new one, in order; returns a stop function. */
-  followHeartbeats(handler: (subject: string, body: unknown) => void): Promise<() => Promise<void>>;
-  /** Messages in the dead-letter stream, by source (`events`, `push`, `push-device`, `push-relay`). */
-  deadLetters(): Promise<Record<string, number>>;
-}
+import { type GatewayHeartbeat, type Heartbeat, type PushWorkerHeartbeat } from '@herald/contracts';
+import {
+  CLUSTER_SOURCE,
+  type ClusterSource,
+  type DeadLetterSource,
+  GATEWAY_DIRECTORY,
+  type GatewayDirectory,
+} from '@herald/messaging';
+import { InjectLogger, type Logger } from '@herald/platform';
 
 export interface ClusterInfo {
   generatedAt: string;
@@ -30,7 +26,7 @@ export interface ClusterInfo {
     deliveriesPerSecond: number;
   };
   push: Record<string, Record<string, number>>;
-  deadLetters: Record<string, number>;
+  deadLetters: Partial<Record<DeadLetterSource, number>>;
 }
 
 export interface HistoryPoint {
@@ -63,32 +59,24 @@ export class ClusterStateService implements OnApplicationBootstrap, OnModuleDest
   constructor(
     @Inject(CLUSTER_SOURCE) private readonly source: ClusterSource,
     @Inject(GATEWAY_DIRECTORY) private readonly directory: GatewayDirectory,
-    @Inject(ROOT_LOGGER) private readonly logger: Logger,
+    @InjectLogger('ClusterStateService') private readonly logger: Logger,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    this.stop = await this.source.followHeartbeats((subject, body) => this.record(subject, body));
+    this.stop = await this.source.follow((heartbeat) => this.record(heartbeat));
   }
 
   async onModuleDestroy(): Promise<void> {
     await this.stop?.();
   }
 
-  record(subject: string, body: unknown): void {
-    if (typeof body !== 'object' || body === null) return;
-    if (/\.heartbeat\.push\.[^.]+$/.test(subject)) {
-      const beat = body as PushWorkerHeartbeat;
-      if (typeof beat.workerId === 'string' && typeof beat.at === 'number')
-        this.pushWorkers.set(beat.workerId, beat);
+  /** One beat, decoded and validated by the contracts' heartbeat codec. */
+  record(heartbeat: Heartbeat): void {
+    if (heartbeat.kind === 'push-worker') {
+      this.pushWorkers.set(heartbeat.beat.workerId, heartbeat.beat);
       return;
     }
-    const beat = body as GatewayHeartbeat;
-    if (
-      typeof beat.gatewayId !== 'string' ||
-      typeof beat.at !== 'number' ||
-      typeof beat.connections !== 'object'
-    )
-      return;
+    const beat = heartbeat.beat;
     const index = Math.floor(beat.at / RESOLUTION_MS);
     let bucket = this.buckets.get(index);
     if (!bucket) {
@@ -122,7 +110,7 @@ export class ClusterStateService implements OnApplicationBootstrap, OnModuleDest
           target[outcome] = (target[outcome] ?? 0) + count;
       }
     }
-    let deadLetters: Record<string, number> = {};
+    let deadLetters: ClusterInfo['deadLetters'] = {};
     try {
       deadLetters = await this.source.deadLetters();
     } catch (error) {

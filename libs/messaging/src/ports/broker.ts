@@ -6,7 +6,7 @@ import { type GatewayDirectory, type PresenceStore } from './presence';
 import { type PushConsumer, type PushQueue } from './push';
 
 /** One engine's implementation of every port, as `MessagingModule` provides them. */
-export interface Broker {
+export interface Broker extends BrokerStatus {
   readonly engine: 'nats' | 'memory';
   readonly eventLog: EventLog;
   readonly eventConsumer: EventConsumer;
@@ -21,11 +21,18 @@ export interface Broker {
   readonly heartbeats: HeartbeatPublisher;
   readonly cluster: ClusterSource;
   readonly deadLetters: DeadLetterLog;
-  /** Whether the broker is reachable (readiness). */
-  isConnected(): boolean;
   /** Lets pending work finish and releases the engine (NATS: drains the connection). */
   close(): Promise<void>;
 }
+
+/**
+ * Whether this process's link to the broker is up: readiness, and refusing work at once (rather
+ * than after a publish timeout) while it is down. Provided by the engine itself.
+ */
+export interface BrokerStatus {
+  isConnected(): boolean;
+}
+export const BROKER_STATUS = Symbol('BrokerStatus');
 
 /** The broker settings both engines share. */
 export interface BrokerLimits {

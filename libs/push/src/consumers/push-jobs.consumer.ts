@@ -5,8 +5,8 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 
-import { type EventSubscription, NatsClient, NatsStreamConsumer } from '@herald/messaging';
-import { ROOT_LOGGER, type Logger } from '@herald/platform';
+import { type EventSubscription, PUSH_CONSUMER, type PushConsumer } from '@herald/messaging';
+import { InjectLogger, type Logger } from '@herald/platform';
 
 import { type PushConfig } from '../config/push.config';
 import { PUSH_CONFIG } from '../push.tokens';
@@ -15,60 +15,36 @@ import { PushDeliveryService } from '../services/push-delivery.service';
 /**
  * The edge of the push worker: two shared durable consumers of PUSH — jobs to resolve into
  * devices, and pushes to single devices — started once the app is up, stopped (letting in-flight
- * sends finish) before NATS drains.
+ * sends finish) before the broker drains.
  */
 @Injectable()
 export class PushJobsConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly subscriptions: EventSubscription[] = [];
 
   constructor(
-    private readonly client: NatsClient,
+    @Inject(PUSH_CONSUMER) private readonly consumer: PushConsumer,
     private readonly delivery: PushDeliveryService,
     @Inject(PUSH_CONFIG) private readonly config: PushConfig,
-    @Inject(ROOT_LOGGER) private readonly logger: Logger,
+    @InjectLogger('PushJobsConsumer') private readonly logger: Logger,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const { streams, consumers, subjects } = this.client.names;
     const options = { maxDeliver: this.config.HERALD_PUSH_MAX_ATTEMPTS, ackWaitMs: 60_000, batch: 64 };
-    const resolver = new NatsStreamConsumer(
-      this.client,
-      this.logger,
-      {
-        stream: streams.push,
-        durable: consumers.pushResolver,
-        filterSubject: subjects.pushJob,
-        deadSubject: subjects.dead('push'),
-      },
-      { ...options, concurrency: 8 },
+    this.subscriptions.push(
+      await this.consumer.start('job', { ...options, concurrency: 8 }, (job) => this.delivery.resolve(job)),
     );
-    const sender = new NatsStreamConsumer(
-      this.client,
-      this.logger,
-      {
-        stream: streams.push,
-        durable: consumers.pushSender,
-        filterSubject: subjects.pushDevice,
-        deadSubject: subjects.dead('push-device'),
-      },
-      { ...options, concurrency: this.config.HERALD_PUSH_CONCURRENCY },
+    this.subscriptions.push(
+      await this.consumer.start(
+        'device',
+        { ...options, concurrency: this.config.HERALD_PUSH_CONCURRENCY },
+        (job) => this.delivery.send(job),
+      ),
     );
-    const forwarder = new NatsStreamConsumer(
-      this.client,
-      this.logger,
-      {
-        stream: streams.push,
-        durable: consumers.pushRelay,
-        filterSubject: subjects.pushRelay,
-        deadSubject: subjects.dead('push-relay'),
-      },
+    this.subscriptions.push(
       // In order, one at a time: a delete must not overtake the register it undoes.
-      { ...options, concurrency: 1 },
+      await this.consumer.start('relay', { ...options, concurrency: 1 }, (job) => this.delivery.forward(job)),
     );
-    this.subscriptions.push(await resolver.start((job) => this.delivery.resolve(job)));
-    this.subscriptions.push(await sender.start((job) => this.delivery.send(job)));
-    this.subscriptions.push(await forwarder.start((job) => this.delivery.forward(job)));
-    this.logger.info({ stream: streams.push }, 'consuming push jobs');
+    this.logger.info({ stream: 'push' }, 'consuming push jobs');
   }
 
   async beforeApplicationShutdown(): Promise<void> {

@@ -3,7 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { HttpException } from '@nestjs/common';
 import { type Request } from 'express';
-import { PinoLogger } from 'nestjs-pino';
+import { pino } from 'pino';
 
 import { type Database } from '@herald/persistence';
 
@@ -25,12 +25,7 @@ function identity() {
   } as unknown as Database;
   let now = 1_000_000;
   const tokens = new RelayTokensService(database);
-  const controller = new IdentityController(
-    database,
-    tokens,
-    new PinoLogger({ pinoHttp: { level: 'silent' } }),
-    () => now,
-  );
+  const controller = new IdentityController(database, tokens, pino({ level: 'silent' }), () => now);
   const request = (address: string, secret: string, grantType = 'client_credentials') =>
     controller
       .token({ socket: { remoteAddress: address } } as unknown as Request, {

@@ -1,9 +1,9 @@
 import { Body, Controller, HttpCode, HttpException, Inject, Optional, Post, Req } from '@nestjs/common';
 import { type Request } from 'express';
-import { PinoLogger } from 'nestjs-pino';
 
 import { isGuid } from '@herald/contracts';
 import { type Database } from '@herald/persistence';
+import { InjectLogger, type Logger } from '@herald/platform';
 
 import { PUSH_CLOCK, PUSH_DATABASE } from '../push.tokens';
 import { RelayTokensService } from '../services/relay-tokens.service';
@@ -21,11 +21,10 @@ export class IdentityController {
   constructor(
     @Inject(PUSH_DATABASE) private readonly database: Database,
     private readonly tokens: RelayTokensService,
-    private readonly logger: PinoLogger,
+    @InjectLogger('IdentityController') private readonly logger: Logger,
     @Optional() @Inject(PUSH_CLOCK) now: () => number = Date.now,
   ) {
     this.failures = new FailureLimiter(10, 60_000, now);
-    this.logger.setContext(IdentityController.name);
   }
 
   @Post(['connect/token', 'identity/connect/token'])

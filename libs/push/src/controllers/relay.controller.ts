@@ -11,7 +11,6 @@ import {
   Req,
   UseGuards,
 } from '@nestjs/common';
-import { PinoLogger } from 'nestjs-pino';
 
 import {
   ClientType,
@@ -22,10 +21,10 @@ import {
   type PushJob,
   ValidationError,
 } from '@herald/contracts';
-import { type PushQueue } from '@herald/messaging';
+import { PUSH_QUEUE, type PushQueue } from '@herald/messaging';
 import { type PushProvider } from '@herald/persistence';
+import { InjectLogger, type Logger } from '@herald/platform';
 
-import { PUSH_QUEUE } from '../push.tokens';
 import { RegistrationsService } from '../services/registrations.service';
 import {
   deviceIdList,
@@ -56,10 +55,8 @@ export class RelayController {
   constructor(
     private readonly registrations: RegistrationsService,
     @Inject(PUSH_QUEUE) private readonly queue: PushQueue,
-    private readonly logger: PinoLogger,
-  ) {
-    this.logger.setContext(RelayController.name);
-  }
+    @InjectLogger('RelayController') private readonly logger: Logger,
+  ) {}
 
   @Post('register')
   @HttpCode(200)

@@ -14,13 +14,13 @@ import {
   traceIdOf,
   ValidationError,
 } from '@herald/contracts';
-import { type ConsumedEvent, type ConsumeOutcome, type PushQueue } from '@herald/messaging';
+import { type ConsumedEvent, type ConsumeOutcome, PUSH_QUEUE, type PushQueue } from '@herald/messaging';
 import { type Database, type DeviceRecord } from '@herald/persistence';
-import { ROOT_LOGGER, type Logger } from '@herald/platform';
+import { InjectLogger, type Logger } from '@herald/platform';
 
 import { type PushConfig } from '../config/push.config';
 import { type SendOutcome } from '../providers/send-outcome';
-import { PUSH_CONFIG, PUSH_DATABASE, PUSH_QUEUE } from '../push.tokens';
+import { PUSH_CONFIG, PUSH_DATABASE } from '../push.tokens';
 import { retryDelayMs } from './backoff';
 import { CircuitBreaker, Semaphore } from './circuit-breaker';
 import { type ProviderName, PUSH_PROVIDERS, type PushProviders } from './push-providers';
@@ -55,7 +55,7 @@ export class PushDeliveryService {
     @Inject(PUSH_QUEUE) private readonly queue: PushQueue,
     @Inject(PUSH_PROVIDERS) private readonly providers: PushProviders,
     @Inject(PUSH_CONFIG) private readonly config: PushConfig,
-    @Inject(ROOT_LOGGER) private readonly logger: Logger,
+    @InjectLogger('PushDeliveryService') private readonly logger: Logger,
     metrics: Registry,
   ) {
     this.sends = new Counter({

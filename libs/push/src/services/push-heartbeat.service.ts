@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 
-import { Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 
 import { type PushWorkerHeartbeat } from '@herald/contracts';
-import { NatsClient } from '@herald/messaging';
-import { heraldVersion } from '@herald/platform';
+import { HEARTBEAT_PUBLISHER, type HeartbeatPublisher } from '@herald/messaging';
+import { heraldVersion, InjectLogger, type Logger } from '@herald/platform';
 
 import { PushDeliveryService } from './push-delivery.service';
 
@@ -19,8 +19,9 @@ export class PushHeartbeatService implements OnApplicationBootstrap, OnModuleDes
   private readonly startedAt = Date.now();
 
   constructor(
-    private readonly client: NatsClient,
+    @Inject(HEARTBEAT_PUBLISHER) private readonly heartbeats: HeartbeatPublisher,
     private readonly delivery: PushDeliveryService,
+    @InjectLogger('PushHeartbeatService') private readonly logger: Logger,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -41,11 +42,9 @@ export class PushHeartbeatService implements OnApplicationBootstrap, OnModuleDes
       at: Date.now(),
       sends: this.delivery.outcomes,
     };
-    if (!this.client.connection.isClosed()) {
-      this.client.connection.publish(
-        this.client.names.subjects.pushHeartbeat(this.workerId),
-        JSON.stringify(beat),
-      );
-    }
+    // At most once: a beat the broker cannot take is dropped; the next one replaces it.
+    this.heartbeats.publish({ kind: 'push-worker', beat }).catch((error: unknown) => {
+      this.logger.debug({ err: error, workerId: this.workerId }, 'heartbeat not published');
+    });
   }
 }

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 
 import { Inject, Injectable } from '@nestjs/common';
 
-import { type PushQueue } from '@herald/messaging';
+import { PUSH_QUEUE, type PushQueue } from '@herald/messaging';
 import { type Database, type DeviceRecord, type RegisterDevice } from '@herald/persistence';
 
-import { PUSH_DATABASE, PUSH_QUEUE } from '../push.tokens';
+import { PUSH_DATABASE } from '../push.tokens';
 import { PUSH_PROVIDERS, type PushProviders } from './push-providers';
 
 const isMobile = (device: Pick<DeviceRecord, 'provider'>) =>

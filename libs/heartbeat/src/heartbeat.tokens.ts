@@ -1,2 +1,0 @@
-export const CLUSTER_SOURCE = Symbol('CLUSTER_SOURCE');
-export const GATEWAY_DIRECTORY = Symbol('GATEWAY_DIRECTORY');

@@ -1,0 +1,28 @@
+import { type Server } from 'node:http';
+import { type AddressInfo } from 'node:net';
+
+import { type DynamicModule, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+
+/** A service module listening on a free loopback port, as `bootService` would serve it. */
+export interface TestApp {
+  app: INestApplication;
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Boots a service's root module on port 0 (no signal handlers, no Nest logs), then runs
+ * `afterListen` (e.g. attaching a hub to the HTTP server).
+ */
+export async function listenOnLoopback(
+  module: DynamicModule,
+  afterListen?: (app: INestApplication) => Promise<void> | void,
+): Promise<TestApp> {
+  const app = await NestFactory.create(module, { logger: false });
+  await app.listen(0, '127.0.0.1');
+  await afterListen?.(app);
+  const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
+  return { app, url: `http://127.0.0.1:${port}`, close: () => app.close() };
+}
