@@ -258,8 +258,12 @@ export function describeTransportContract(engine: Broker['engine'], target: Tran
       await eventually(() => expect(handled).toHaveLength(1));
 
       const closed = app.close().then(() => steps.push('closed'));
-      // A broker round trip while the handler holds: a close that did not wait would be done by now.
+      // Stops pulling: an event published now is not handed to the closing transport.
       await broker.eventLog.append(later);
+      // Proving that close is still pending needs a bound: the one fixed wait of this suite, ample
+      // for a close that does not wait for the handler to resolve.
+      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 300))]);
+      expect(steps).toEqual([]);
       held.open();
       await closed;
       expect(steps).toEqual(['handler finished', 'closed']);
