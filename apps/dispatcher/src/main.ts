@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 
 import { DispatcherModule, dispatcherConfigSchema } from '@herald/dispatcher';
-import { connectWithStreams } from '@herald/messaging';
+import { BROKER_TRANSPORT, connectWithStreams } from '@herald/messaging';
 import { bootService, createLogger, loadConfig, runMain } from '@herald/platform';
 
 const bootLogger = createLogger('dispatcher', 'info');
@@ -23,5 +23,6 @@ runMain(bootLogger, async () => {
     host: config.HERALD_HOST,
     port: config.HERALD_DISPATCHER_PORT,
     logger,
+    transport: BROKER_TRANSPORT,
   });
 });

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 
 import { TokenVerifier } from '@herald/auth';
-import { connectWithStreams } from '@herald/messaging';
+import { BROKER_TRANSPORT, connectWithStreams } from '@herald/messaging';
 import { openDatabase } from '@herald/persistence';
 import { bootService, createLogger, loadConfig, runMain } from '@herald/platform';
 import {
@@ -97,5 +97,6 @@ runMain(bootLogger, async () => {
     host: config.HERALD_HOST,
     port: config.HERALD_PUSH_PORT,
     logger,
+    transport: BROKER_TRANSPORT,
   });
 });

@@ -1,10 +1,17 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 
-import { MessagingModule, NatsClient, NatsDeliveryPublisher, NatsPushQueue } from '@herald/messaging';
-import { type Logger, PlatformModule } from '@herald/platform';
+import {
+  EVENT_CONSUMER,
+  MessagingModule,
+  NatsClient,
+  NatsDeliveryPublisher,
+  NatsEventConsumers,
+  NatsPushQueue,
+} from '@herald/messaging';
+import { type Logger, PlatformModule, ROOT_LOGGER } from '@herald/platform';
 
 import { type DispatcherConfig } from './config/dispatcher.config';
-import { EventsConsumer } from './consumers/events.consumer';
+import { EventsConsumer, eventsTransport } from './consumers/events.consumer';
 import { DISPATCHER_CONFIG } from './dispatcher.tokens';
 import { DELIVERY_PUBLISHER, DispatchService, PUSH_QUEUE } from './services/dispatch.service';
 
@@ -23,6 +30,7 @@ export class DispatcherModule {
         PlatformModule.forRoot({ service: 'dispatcher', logger: options.logger }),
         MessagingModule.forRoot(options.nats),
       ],
+      controllers: [EventsConsumer],
       providers: [
         {
           provide: DELIVERY_PUBLISHER,
@@ -36,7 +44,12 @@ export class DispatcherModule {
         },
         { provide: DISPATCHER_CONFIG, useValue: options.config },
         DispatchService,
-        EventsConsumer,
+        {
+          provide: EVENT_CONSUMER,
+          useFactory: (client: NatsClient, logger: Logger) => new NatsEventConsumers(client, logger),
+          inject: [NatsClient, ROOT_LOGGER],
+        },
+        eventsTransport,
       ],
     };
   }

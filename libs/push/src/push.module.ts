@@ -1,12 +1,18 @@
 import { type DynamicModule, Inject, Injectable, Module, type OnModuleInit } from '@nestjs/common';
 
 import { type TokenVerifier } from '@herald/auth';
-import { MessagingModule, NatsClient, NatsPushQueue } from '@herald/messaging';
+import {
+  MessagingModule,
+  NatsClient,
+  NatsPushConsumer,
+  NatsPushQueue,
+  PUSH_CONSUMER,
+} from '@herald/messaging';
 import { type Database } from '@herald/persistence';
-import { HealthService, type Logger, PlatformModule } from '@herald/platform';
+import { HealthService, type Logger, PlatformModule, ROOT_LOGGER } from '@herald/platform';
 
 import { type PushConfig } from './config/push.config';
-import { PushJobsConsumer } from './consumers/push-jobs.consumer';
+import { PushJobsConsumer, pushJobsTransport } from './consumers/push-jobs.consumer';
 import { DevicesController } from './controllers/devices.controller';
 import { IdentityController } from './controllers/identity.controller';
 import { PushConfigController } from './controllers/push-config.controller';
@@ -56,7 +62,13 @@ export class PushModule {
         PlatformModule.forRoot({ service: 'push-worker', logger: options.logger }),
         MessagingModule.forRoot(options.nats),
       ],
-      controllers: [DevicesController, IdentityController, PushConfigController, RelayController],
+      controllers: [
+        DevicesController,
+        IdentityController,
+        PushConfigController,
+        PushJobsConsumer,
+        RelayController,
+      ],
       providers: [
         DatabaseLifecycle,
         { provide: PUSH_CONFIG, useValue: options.config },
@@ -67,9 +79,14 @@ export class PushModule {
           useFactory: (client: NatsClient) => new NatsPushQueue(client),
           inject: [NatsClient],
         },
+        {
+          provide: PUSH_CONSUMER,
+          useFactory: (client: NatsClient, logger: Logger) => new NatsPushConsumer(client, logger),
+          inject: [NatsClient, ROOT_LOGGER],
+        },
         PushDeliveryService,
         PushHeartbeatService,
-        PushJobsConsumer,
+        pushJobsTransport,
         RegistrationsService,
         RelayTokenGuard,
         RelayTokensService,

@@ -1,11 +1,16 @@
-import {
-  type BeforeApplicationShutdown,
-  Inject,
-  Injectable,
-  type OnApplicationBootstrap,
-} from '@nestjs/common';
+import { Controller, type FactoryProvider, UseFilters } from '@nestjs/common';
+import { EventPattern, Payload } from '@nestjs/microservices';
 
-import { type EventSubscription, NatsClient, NatsStreamConsumer } from '@herald/messaging';
+import {
+  BROKER_TRANSPORT,
+  BrokerPattern,
+  BrokerTransport,
+  type ConsumedEvent,
+  ConsumeErrorFilter,
+  type ConsumeOutcome,
+  PUSH_CONSUMER,
+  type PushConsumer,
+} from '@herald/messaging';
 import { ROOT_LOGGER, type Logger } from '@herald/platform';
 
 import { type PushConfig } from '../config/push.config';
@@ -13,65 +18,48 @@ import { PUSH_CONFIG } from '../push.tokens';
 import { PushDeliveryService } from '../services/push-delivery.service';
 
 /**
- * The edge of the push worker: two shared durable consumers of PUSH — jobs to resolve into
- * devices, and pushes to single devices — started once the app is up, stopped (letting in-flight
- * sends finish) before NATS drains.
+ * The edge of the push worker: the three lanes of PUSH, handed over by the broker transport —
+ * jobs to resolve into devices, pushes to single devices, and registration changes for the relay.
  */
-@Injectable()
-export class PushJobsConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly subscriptions: EventSubscription[] = [];
+@Controller()
+@UseFilters(ConsumeErrorFilter)
+export class PushJobsConsumer {
+  constructor(private readonly delivery: PushDeliveryService) {}
 
-  constructor(
-    private readonly client: NatsClient,
-    private readonly delivery: PushDeliveryService,
-    @Inject(PUSH_CONFIG) private readonly config: PushConfig,
-    @Inject(ROOT_LOGGER) private readonly logger: Logger,
-  ) {}
-
-  async onApplicationBootstrap(): Promise<void> {
-    const { streams, consumers, subjects } = this.client.names;
-    const options = { maxDeliver: this.config.HERALD_PUSH_MAX_ATTEMPTS, ackWaitMs: 60_000, batch: 64 };
-    const resolver = new NatsStreamConsumer(
-      this.client,
-      this.logger,
-      {
-        stream: streams.push,
-        durable: consumers.pushResolver,
-        filterSubject: subjects.pushJob,
-        deadSubject: subjects.dead('push'),
-      },
-      { ...options, concurrency: 8 },
-    );
-    const sender = new NatsStreamConsumer(
-      this.client,
-      this.logger,
-      {
-        stream: streams.push,
-        durable: consumers.pushSender,
-        filterSubject: subjects.pushDevice,
-        deadSubject: subjects.dead('push-device'),
-      },
-      { ...options, concurrency: this.config.HERALD_PUSH_CONCURRENCY },
-    );
-    const forwarder = new NatsStreamConsumer(
-      this.client,
-      this.logger,
-      {
-        stream: streams.push,
-        durable: consumers.pushRelay,
-        filterSubject: subjects.pushRelay,
-        deadSubject: subjects.dead('push-relay'),
-      },
-      // In order, one at a time: a delete must not overtake the register it undoes.
-      { ...options, concurrency: 1 },
-    );
-    this.subscriptions.push(await resolver.start((job) => this.delivery.resolve(job)));
-    this.subscriptions.push(await sender.start((job) => this.delivery.send(job)));
-    this.subscriptions.push(await forwarder.start((job) => this.delivery.forward(job)));
-    this.logger.info({ stream: streams.push }, 'consuming push jobs');
+  @EventPattern(BrokerPattern.PushJob)
+  resolve(@Payload() job: ConsumedEvent): Promise<ConsumeOutcome> {
+    return this.delivery.resolve(job);
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    await Promise.all(this.subscriptions.map((subscription) => subscription.stop()));
+  @EventPattern(BrokerPattern.PushDevice)
+  send(@Payload() job: ConsumedEvent): Promise<ConsumeOutcome> {
+    return this.delivery.send(job);
+  }
+
+  @EventPattern(BrokerPattern.PushRelay)
+  forward(@Payload() job: ConsumedEvent): Promise<ConsumeOutcome> {
+    return this.delivery.forward(job);
   }
 }
+
+/**
+ * The push worker's broker transport. It starts once the app listens and, on shutdown, stops
+ * pulling and lets in-flight sends finish before the broker drains.
+ */
+export const pushJobsTransport: FactoryProvider<BrokerTransport> = {
+  provide: BROKER_TRANSPORT,
+  useFactory: (push: PushConsumer, config: PushConfig, logger: Logger) => {
+    const options = { maxDeliver: config.HERALD_PUSH_MAX_ATTEMPTS, ackWaitMs: 60_000, batch: 64 };
+    return new BrokerTransport({
+      push,
+      consumers: {
+        [BrokerPattern.PushJob]: { ...options, concurrency: 8 },
+        [BrokerPattern.PushDevice]: { ...options, concurrency: config.HERALD_PUSH_CONCURRENCY },
+        // In order, one at a time: a delete must not overtake the register it undoes.
+        [BrokerPattern.PushRelay]: { ...options, concurrency: 1 },
+      },
+      logger,
+    });
+  },
+  inject: [PUSH_CONSUMER, PUSH_CONFIG, ROOT_LOGGER],
+};
