@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 
 import { DispatcherModule, dispatcherConfigSchema } from '@herald/dispatcher';
+import { BROKER_TRANSPORT } from '@herald/messaging';
 import { bootService, createLogger, loadConfig, runMain } from '@herald/platform';
 
 const bootLogger = createLogger('dispatcher', 'info');
@@ -13,5 +14,6 @@ runMain(bootLogger, async () => {
     host: config.HERALD_HOST,
     port: config.HERALD_DISPATCHER_PORT,
     logger,
+    transport: BROKER_TRANSPORT,
   });
 });

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 
+import { BROKER_TRANSPORT } from '@herald/messaging';
 import { bootService, createLogger, loadConfig, runMain } from '@herald/platform';
 import { pushConfigSchema, PushModule } from '@herald/push';
 
@@ -13,5 +14,6 @@ runMain(bootLogger, async () => {
     host: config.HERALD_HOST,
     port: config.HERALD_PUSH_PORT,
     logger,
+    transport: BROKER_TRANSPORT,
   });
 });

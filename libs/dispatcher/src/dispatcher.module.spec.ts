@@ -4,7 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
 
 import { type AnyHeraldEvent, parseSendRequest, PushType } from '@herald/contracts';
-import { DELIVERY_LOG, type DeliveryLog, EVENT_LOG, type EventLog } from '@herald/messaging';
+import {
+  BROKER_TRANSPORT,
+  DELIVERY_LOG,
+  type DeliveryLog,
+  EVENT_LOG,
+  type EventLog,
+} from '@herald/messaging';
 import { loadConfig } from '@herald/platform';
 import { eventually, listenOnLoopback, type TestApp } from '@herald/testing';
 
@@ -22,6 +28,8 @@ describe('DispatcherModule on the memory engine', () => {
         logger: pino({ level: 'silent' }),
         messaging: { engine: 'memory' },
       }),
+      undefined,
+      BROKER_TRANSPORT,
     );
   });
 

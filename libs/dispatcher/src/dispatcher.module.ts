@@ -4,7 +4,7 @@ import { MessagingModule, messagingOptionsFor, type MessagingOptions } from '@he
 import { type Logger, PlatformModule } from '@herald/platform';
 
 import { type DispatcherConfig } from './config/dispatcher.config';
-import { EventsConsumer } from './consumers/events.consumer';
+import { EventsConsumer, eventsTransport } from './consumers/events.consumer';
 import { DISPATCHER_CONFIG } from './dispatcher.tokens';
 import { DispatchService } from './services/dispatch.service';
 
@@ -35,7 +35,8 @@ export class DispatcherModule {
         PlatformModule.forRoot({ service: 'dispatcher', logger: options.logger }),
         MessagingModule.forRoot(options.messaging ?? dispatcherMessaging(options.config)),
       ],
-      providers: [{ provide: DISPATCHER_CONFIG, useValue: options.config }, DispatchService, EventsConsumer],
+      controllers: [EventsConsumer],
+      providers: [{ provide: DISPATCHER_CONFIG, useValue: options.config }, DispatchService, eventsTransport],
     };
   }
 }

@@ -16,3 +16,4 @@ export * from './nats/nats-consumers';
 export * from './nats/nats-dead-letters';
 export * from './nats/nats-heartbeats';
 export * from './memory';
+export * from './transport';

@@ -1,8 +1,9 @@
 import { type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
 
-import { type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
+import { type DynamicModule, type INestApplication, type InjectionToken, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { type CustomTransportStrategy } from '@nestjs/microservices';
 import helmet from 'helmet';
 import { Logger as NestPinoLogger } from 'nestjs-pino';
 import { type Logger } from 'pino';
@@ -21,13 +22,20 @@ export interface ServiceBootOptions {
   corsOrigins?: string[];
   /** Called after the HTTP server listens, e.g. to attach WebSocket upgrades. */
   afterListen?: (app: INestApplication) => Promise<void> | void;
+  /**
+   * The module's provider of a Nest transport strategy (a hybrid application): its
+   * `@EventPattern` handlers start consuming once the HTTP server listens; on SIGTERM the strategy
+   * closes with the application, before the broker drains.
+   */
+  transport?: InjectionToken;
 }
 
 /** How long a graceful shutdown may take before the process exits anyway. */
 const SHUTDOWN_DEADLINE_MS = 25_000;
 
 /**
- * Boots one service: Nest with the pino logger; SIGTERM and SIGINT run every module's shutdown
+ * Boots one service: Nest with the pino logger, and the module's transport strategy if it has one;
+ * SIGTERM and SIGINT run every module's shutdown
  * hooks (close sockets, stop consumers, drain NATS) and then exit 0, or 1 past the deadline.
  */
 export async function bootService(options: ServiceBootOptions): Promise<INestApplication> {
@@ -47,8 +55,13 @@ export async function bootService(options: ServiceBootOptions): Promise<INestApp
   if (options.corsOrigins && options.corsOrigins.length > 0) {
     app.enableCors({ origin: options.corsOrigins, credentials: true, maxAge: 600 });
   }
+  if (options.transport) {
+    app.connectMicroservice({ strategy: app.get<CustomTransportStrategy>(options.transport) });
+  }
   await app.listen(options.port, options.host);
   await options.afterListen?.(app);
+  // Consumers start last, once everything they hand work to is up.
+  if (options.transport) await app.startAllMicroservices();
   // With port 0 the system picks one; log the real one (tests and operators read it from here).
   const address = (app.getHttpServer() as Server).address() as AddressInfo;
   options.logger.info({ host: options.host, port: address.port, tls: Boolean(options.tls) }, 'listening');

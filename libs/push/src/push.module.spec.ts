@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
 
+import { BROKER_TRANSPORT } from '@herald/messaging';
 import { loadConfig } from '@herald/platform';
 import { listenOnLoopback, type TestApp } from '@herald/testing';
 
@@ -19,6 +20,8 @@ describe('PushModule on the memory engine, with SQLite', () => {
     const config = loadConfig(pushConfigSchema, { HERALD_DATA_DIR: dataDir });
     service = await listenOnLoopback(
       PushModule.forRoot({ config, logger: pino({ level: 'silent' }), messaging: { engine: 'memory' } }),
+      undefined,
+      BROKER_TRANSPORT,
     );
   });
 

@@ -13,7 +13,7 @@ import { type Database } from '@herald/persistence';
 import { HealthService, InjectLogger, type Logger, PlatformModule } from '@herald/platform';
 
 import { type PushConfig } from './config/push.config';
-import { PushJobsConsumer } from './consumers/push-jobs.consumer';
+import { PushJobsConsumer, pushJobsTransport } from './consumers/push-jobs.consumer';
 import { DevicesController } from './controllers/devices.controller';
 import { IdentityController } from './controllers/identity.controller';
 import { PushConfigController } from './controllers/push-config.controller';
@@ -82,14 +82,20 @@ export class PushModule {
         PlatformModule.forRoot({ service: 'push-worker', logger: options.logger }),
         MessagingModule.forRoot(options.messaging ?? pushMessaging(options.config)),
       ],
-      controllers: [DevicesController, IdentityController, PushConfigController, RelayController],
+      controllers: [
+        DevicesController,
+        IdentityController,
+        PushConfigController,
+        PushJobsConsumer,
+        RelayController,
+      ],
       providers: [
         DatabaseLifecycle,
         { provide: PUSH_CONFIG, useValue: options.config },
         ...pushFactories(options.config),
         PushDeliveryService,
         PushHeartbeatService,
-        PushJobsConsumer,
+        pushJobsTransport,
         RegistrationsService,
         RelayTokenGuard,
         RelayTokensService,

@@ -1,43 +1,56 @@
-import {
-  Inject,
-  Injectable,
-  type BeforeApplicationShutdown,
-  type OnApplicationBootstrap,
-} from '@nestjs/common';
+import { Controller, type FactoryProvider, UseFilters } from '@nestjs/common';
+import { EventPattern, Payload } from '@nestjs/microservices';
 
-import { EVENT_CONSUMER, type EventConsumer, type EventSubscription } from '@herald/messaging';
-import { InjectLogger, type Logger } from '@herald/platform';
+import {
+  BROKER_TRANSPORT,
+  BrokerPattern,
+  BrokerTransport,
+  type ConsumedEvent,
+  ConsumeErrorFilter,
+  type ConsumeOutcome,
+  EVENT_CONSUMER,
+  type EventConsumer,
+} from '@herald/messaging';
+import { ROOT_LOGGER, type Logger } from '@herald/platform';
 
 import { type DispatcherConfig } from '../config/dispatcher.config';
 import { DISPATCHER_CONFIG } from '../dispatcher.tokens';
 import { DispatchService } from '../services/dispatch.service';
 
 /**
- * The edge of the dispatcher: pulls from the shared durable consumer once the app is up, and on
- * shutdown stops pulling and lets the event in hand finish before the broker drains.
+ * The edge of the dispatcher: each vault event from the shared durable consumer `dispatcher`,
+ * handed over by the broker transport, goes to the dispatch service, whose outcome the transport
+ * carries out (ack, retry with backoff, dead letter).
  */
-@Injectable()
-export class EventsConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private subscription: EventSubscription | undefined;
+@Controller()
+@UseFilters(ConsumeErrorFilter)
+export class EventsConsumer {
+  constructor(private readonly dispatch: DispatchService) {}
 
-  constructor(
-    @Inject(EVENT_CONSUMER) private readonly consumer: EventConsumer,
-    private readonly dispatch: DispatchService,
-    @Inject(DISPATCHER_CONFIG) private readonly config: DispatcherConfig,
-    @InjectLogger('EventsConsumer') private readonly logger: Logger,
-  ) {}
-
-  async onApplicationBootstrap(): Promise<void> {
-    const options = {
-      maxDeliver: this.config.HERALD_DISPATCHER_MAX_DELIVER,
-      ackWaitMs: this.config.HERALD_DISPATCHER_ACK_WAIT,
-      batch: 256,
-    };
-    this.subscription = await this.consumer.start(options, (event) => this.dispatch.handle(event));
-    this.logger.info({ stream: 'events' }, 'consuming events');
-  }
-
-  async beforeApplicationShutdown(): Promise<void> {
-    await this.subscription?.stop();
+  @EventPattern(BrokerPattern.Events)
+  handle(@Payload() event: ConsumedEvent): Promise<ConsumeOutcome> {
+    return this.dispatch.handle(event);
   }
 }
+
+/**
+ * The dispatcher's broker transport: one event at a time per process, in stream order. It starts
+ * once the app listens and, on shutdown, stops pulling and lets the event in hand finish before
+ * the broker drains.
+ */
+export const eventsTransport: FactoryProvider<BrokerTransport> = {
+  provide: BROKER_TRANSPORT,
+  useFactory: (events: EventConsumer, config: DispatcherConfig, logger: Logger) =>
+    new BrokerTransport({
+      events,
+      consumers: {
+        [BrokerPattern.Events]: {
+          maxDeliver: config.HERALD_DISPATCHER_MAX_DELIVER,
+          ackWaitMs: config.HERALD_DISPATCHER_ACK_WAIT,
+          batch: 256,
+        },
+      },
+      logger,
+    }),
+  inject: [EVENT_CONSUMER, DISPATCHER_CONFIG, ROOT_LOGGER],
+};

@@ -1,53 +1,65 @@
-import {
-  type BeforeApplicationShutdown,
-  Inject,
-  Injectable,
-  type OnApplicationBootstrap,
-} from '@nestjs/common';
+import { Controller, type FactoryProvider, UseFilters } from '@nestjs/common';
+import { EventPattern, Payload } from '@nestjs/microservices';
 
-import { type EventSubscription, PUSH_CONSUMER, type PushConsumer } from '@herald/messaging';
-import { InjectLogger, type Logger } from '@herald/platform';
+import {
+  BROKER_TRANSPORT,
+  BrokerPattern,
+  BrokerTransport,
+  type ConsumedEvent,
+  ConsumeErrorFilter,
+  type ConsumeOutcome,
+  PUSH_CONSUMER,
+  type PushConsumer,
+} from '@herald/messaging';
+import { ROOT_LOGGER, type Logger } from '@herald/platform';
 
 import { type PushConfig } from '../config/push.config';
 import { PUSH_CONFIG } from '../push.tokens';
 import { PushDeliveryService } from '../services/push-delivery.service';
 
 /**
- * The edge of the push worker: two shared durable consumers of PUSH — jobs to resolve into
- * devices, and pushes to single devices — started once the app is up, stopped (letting in-flight
- * sends finish) before the broker drains.
+ * The edge of the push worker: the three lanes of PUSH, handed over by the broker transport —
+ * jobs to resolve into devices, pushes to single devices, and registration changes for the relay.
  */
-@Injectable()
-export class PushJobsConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly subscriptions: EventSubscription[] = [];
+@Controller()
+@UseFilters(ConsumeErrorFilter)
+export class PushJobsConsumer {
+  constructor(private readonly delivery: PushDeliveryService) {}
 
-  constructor(
-    @Inject(PUSH_CONSUMER) private readonly consumer: PushConsumer,
-    private readonly delivery: PushDeliveryService,
-    @Inject(PUSH_CONFIG) private readonly config: PushConfig,
-    @InjectLogger('PushJobsConsumer') private readonly logger: Logger,
-  ) {}
-
-  async onApplicationBootstrap(): Promise<void> {
-    const options = { maxDeliver: this.config.HERALD_PUSH_MAX_ATTEMPTS, ackWaitMs: 60_000, batch: 64 };
-    this.subscriptions.push(
-      await this.consumer.start('job', { ...options, concurrency: 8 }, (job) => this.delivery.resolve(job)),
-    );
-    this.subscriptions.push(
-      await this.consumer.start(
-        'device',
-        { ...options, concurrency: this.config.HERALD_PUSH_CONCURRENCY },
-        (job) => this.delivery.send(job),
-      ),
-    );
-    this.subscriptions.push(
-      // In order, one at a time: a delete must not overtake the register it undoes.
-      await this.consumer.start('relay', { ...options, concurrency: 1 }, (job) => this.delivery.forward(job)),
-    );
-    this.logger.info({ stream: 'push' }, 'consuming push jobs');
+  @EventPattern(BrokerPattern.PushJob)
+  resolve(@Payload() job: ConsumedEvent): Promise<ConsumeOutcome> {
+    return this.delivery.resolve(job);
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    await Promise.all(this.subscriptions.map((subscription) => subscription.stop()));
+  @EventPattern(BrokerPattern.PushDevice)
+  send(@Payload() job: ConsumedEvent): Promise<ConsumeOutcome> {
+    return this.delivery.send(job);
+  }
+
+  @EventPattern(BrokerPattern.PushRelay)
+  forward(@Payload() job: ConsumedEvent): Promise<ConsumeOutcome> {
+    return this.delivery.forward(job);
   }
 }
+
+/**
+ * The push worker's broker transport. It starts once the app listens and, on shutdown, stops
+ * pulling and lets in-flight sends finish before the broker drains.
+ */
+export const pushJobsTransport: FactoryProvider<BrokerTransport> = {
+  provide: BROKER_TRANSPORT,
+  useFactory: (push: PushConsumer, config: PushConfig, logger: Logger) => {
+    const options = { maxDeliver: config.HERALD_PUSH_MAX_ATTEMPTS, ackWaitMs: 60_000, batch: 64 };
+    return new BrokerTransport({
+      push,
+      consumers: {
+        [BrokerPattern.PushJob]: { ...options, concurrency: 8 },
+        [BrokerPattern.PushDevice]: { ...options, concurrency: config.HERALD_PUSH_CONCURRENCY },
+        // In order, one at a time: a delete must not overtake the register it undoes.
+        [BrokerPattern.PushRelay]: { ...options, concurrency: 1 },
+      },
+      logger,
+    });
+  },
+  inject: [PUSH_CONSUMER, PUSH_CONFIG, ROOT_LOGGER],
+};
