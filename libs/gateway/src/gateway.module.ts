@@ -11,7 +11,8 @@ import {
   NatsGatewayDirectory,
   NatsPresenceStore,
 } from '@herald/messaging';
-import { type Logger, PlatformModule } from '@herald/platform';
+import { type Logger, PlatformModule, ROOT_LOGGER } from '@herald/platform';
+import { SignalRServer } from '@herald/signalr';
 
 import { type GatewayConfig } from './config/gateway.config';
 import { ClockController } from './controllers/clock.controller';
@@ -30,6 +31,10 @@ import { NotificationsHub } from './hubs/notifications.hub';
 import { CatchUpService } from './services/catch-up.service';
 import { HeartbeatService } from './services/heartbeat.service';
 import { ConnectionRegistry, DELIVERY_SUBSCRIBER } from './services/connection-registry.service';
+import { DeliveryIntake } from './services/delivery-intake';
+import { FanOutWriter } from './services/fan-out-writer';
+import { PresenceRecorder } from './services/presence-recorder';
+import { ReplayState } from './services/replay-state';
 import { ReplayService } from './services/replay.service';
 import { SessionsService } from './services/sessions.service';
 import { WatermarkService } from './services/watermark.service';
@@ -52,7 +57,16 @@ export class GatewayModule {
       ],
       controllers: [ClockController, ControlController, NegotiateController, SendController],
       providers: [
+        {
+          provide: SignalRServer,
+          useFactory: (logger: Logger) => new SignalRServer(logger.child({ component: 'signalr' })),
+          inject: [ROOT_LOGGER],
+        },
         ConnectionRegistry,
+        DeliveryIntake,
+        FanOutWriter,
+        PresenceRecorder,
+        ReplayState,
         {
           provide: DELIVERY_SUBSCRIBER,
           useFactory: (client: NatsClient) => new NatsDeliverySubscriber(client),
