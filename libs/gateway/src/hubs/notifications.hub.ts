@@ -78,11 +78,21 @@ export class NotificationsHub implements OnApplicationBootstrap, BeforeApplicati
     this.server.attach(httpServer);
   }
 
-  /** SIGTERM: every client is told to reconnect (to another gateway) before NATS drains. */
+  /**
+   * Listens for cluster-wide disconnects, and answers other gateways asking whether a device's
+   * previous connection is still open here (replay's resume point).
+   */
   async onApplicationBootstrap(): Promise<void> {
-    this.stopControl = await this.control.onDisconnectUser((userId, reason) =>
-      this.sessions.disconnectUser(userId, reason),
-    );
+    const [stopDisconnects, stopQueries] = await Promise.all([
+      this.control.onDisconnectUser((userId, reason) => this.sessions.disconnectUser(userId, reason)),
+      this.control.onConnectionQuery(this.config.HERALD_GATEWAY_ID, (connectionId) =>
+        this.sessions.statusOf(connectionId),
+      ),
+    ]);
+    this.stopControl = () => {
+      stopDisconnects();
+      stopQueries();
+    };
   }
 
   /**

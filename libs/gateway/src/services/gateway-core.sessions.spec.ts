@@ -46,6 +46,23 @@ describe('gateway core: sessions and replay (memory engine)', () => {
     expect(await core.metric('herald_gateway_replays_total', { outcome: 'deliveries' })).toBe(1);
   });
 
+  it('a device whose previous connection is still open resumes from the last sign of life of that connection', async () => {
+    core = await GatewayCore.start();
+    const [user, device] = [newId(), newId()];
+    // A half-dead socket: open on the gateway, the client silent since `h1`.
+    const halfDead = await core.connect(user, device);
+    await core.publish('user', user, 'h1');
+    await halfDead.received(1);
+    await core.settle(halfDead);
+    await core.publish('user', user, 'h2');
+    await halfDead.received(2);
+    const fresh = await core.connect(user, device);
+    // The gateway holding it answers with the watermark as of its last ping: only h2 is replayed.
+    expect(await fresh.received(1)).toEqual(['h2']);
+    await core.publish('user', user, 'h3');
+    expect(await fresh.received(2)).toEqual(['h2', 'h3']);
+  });
+
   it('a device that is new gets no replay, only live traffic', async () => {
     core = await GatewayCore.start();
     const user = newId();
