@@ -68,7 +68,8 @@ export default tseslint.config(
   {
     // The services and apps see the broker only through the port tokens of @herald/messaging.
     files: ['apps/*/src/**/*.ts', 'libs/{gateway,dispatcher,push,heartbeat}/src/**/*.ts'],
-    ignores: ['**/*.spec.ts', '**/*.int-spec.ts'],
+    // Tests (and their fixtures under testing/) may build an engine themselves.
+    ignores: ['**/*.spec.ts', '**/*.int-spec.ts', '**/testing/**'],
     rules: {
       'no-restricted-imports': [
         'error',

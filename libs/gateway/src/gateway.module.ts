@@ -2,7 +2,8 @@ import { type DynamicModule, Module } from '@nestjs/common';
 
 import { TokenVerifier } from '@herald/auth';
 import { MessagingModule, messagingOptionsFor, type MessagingOptions } from '@herald/messaging';
-import { type Logger, PlatformModule } from '@herald/platform';
+import { type Logger, PlatformModule, ROOT_LOGGER } from '@herald/platform';
+import { SignalRServer } from '@herald/signalr';
 
 import { type GatewayConfig } from './config/gateway.config';
 import { ClockController } from './controllers/clock.controller';
@@ -14,6 +15,10 @@ import { NotificationsHub } from './hubs/notifications.hub';
 import { CatchUpService } from './services/catch-up.service';
 import { ConnectionRegistry } from './services/connection-registry.service';
 import { HeartbeatService } from './services/heartbeat.service';
+import { DeliveryIntake } from './services/delivery-intake';
+import { FanOutWriter } from './services/fan-out-writer';
+import { PresenceRecorder } from './services/presence-recorder';
+import { ReplayState } from './services/replay-state';
 import { ReplayService } from './services/replay.service';
 import { SessionsService } from './services/sessions.service';
 import { WatermarkService } from './services/watermark.service';
@@ -50,11 +55,20 @@ export class GatewayModule {
       providers: [
         CatchUpService,
         ConnectionRegistry,
+        DeliveryIntake,
+        FanOutWriter,
         { provide: GATEWAY_CONFIG, useValue: config },
         HeartbeatService,
         NotificationsHub,
+        PresenceRecorder,
         ReplayService,
+        ReplayState,
         SessionsService,
+        {
+          provide: SignalRServer,
+          useFactory: (logger: Logger) => new SignalRServer(logger.child({ component: 'signalr' })),
+          inject: [ROOT_LOGGER],
+        },
         {
           // Keys are fetched (JWKS, OIDC discovery) before the gateway accepts a connection.
           provide: TokenVerifier,

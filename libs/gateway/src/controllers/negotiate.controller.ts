@@ -1,12 +1,12 @@
 import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { type Request, type Response } from 'express';
 
-import { NotificationsHub } from '../hubs/notifications.hub';
+import { SignalRServer } from '@herald/signalr';
 
 /** SignalR negotiate for clients that do not skip it (Bitwarden's own clients do). */
 @Controller()
 export class NegotiateController {
-  constructor(private readonly hub: NotificationsHub) {}
+  constructor(private readonly server: SignalRServer) {}
 
   @Post([
     'hub/negotiate',
@@ -16,7 +16,7 @@ export class NegotiateController {
   ])
   @HttpCode(200)
   async negotiate(@Req() request: Request, @Res() response: Response): Promise<void> {
-    const { status, body } = await this.hub.server.negotiate(request);
+    const { status, body } = await this.server.negotiate(request);
     response.status(status).json(body);
   }
 }

@@ -12,21 +12,20 @@ import { assertHubPolicy, AuthError, extractAccessToken, TokenVerifier } from '@
 import { isGuid } from '@herald/contracts';
 import { CONTROL_BUS, type ControlBus, type Unsubscribe } from '@herald/messaging';
 import { ROOT_LOGGER, type Logger } from '@herald/platform';
-import { type AuthorizeResult, CloseReason, type HubConnection, SignalRServer } from '@herald/signalr';
+import { type AuthorizeResult, CloseReason, SignalRServer } from '@herald/signalr';
 
 import { GATEWAY_CONFIG } from '../gateway.tokens';
 import { type GatewayConfig } from '../config/gateway.config';
 import { ClientAddressResolver } from '../services/client-address';
 import { ConnectionLimits, type Limit } from '../services/connection-limits';
 import { SessionsService } from '../services/sessions.service';
+import { type GatewayConnection } from '../services/gateway-connection';
 import {
   type AnonymousIdentity,
   type ConnectionIdentity,
   type HubIdentity,
   hubIdentityFromClaims,
 } from '../services/hub-identity';
-
-type Connection = HubConnection<ConnectionIdentity>;
 
 /**
  * The two Bitwarden hubs on one SignalR server: `/hub` for signed-in clients and `/anonymous-hub`
@@ -35,7 +34,6 @@ type Connection = HubConnection<ConnectionIdentity>;
  */
 @Injectable()
 export class NotificationsHub implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  readonly server: SignalRServer;
   private stopControl: Unsubscribe | undefined;
   private readonly limits = new ConnectionLimits();
   private readonly addresses: ClientAddressResolver;
@@ -46,10 +44,10 @@ export class NotificationsHub implements OnApplicationBootstrap, BeforeApplicati
     private readonly verifier: TokenVerifier,
     private readonly sessions: SessionsService,
     @Inject(CONTROL_BUS) private readonly control: ControlBus,
+    private readonly server: SignalRServer,
     metrics: Registry,
   ) {
     this.addresses = new ClientAddressResolver(config.HERALD_TRUSTED_PROXIES);
-    this.server = new SignalRServer(logger.child({ component: 'signalr' }));
     this.server.addHub<HubIdentity>({
       name: 'hub',
       paths: ['/hub', '/notifications/hub'],
@@ -80,11 +78,21 @@ export class NotificationsHub implements OnApplicationBootstrap, BeforeApplicati
     this.server.attach(httpServer);
   }
 
-  /** SIGTERM: every client is told to reconnect (to another gateway) before NATS drains. */
+  /**
+   * Listens for cluster-wide disconnects, and answers other gateways asking whether a device's
+   * previous connection is still open here (replay's resume point).
+   */
   async onApplicationBootstrap(): Promise<void> {
-    this.stopControl = await this.control.onDisconnectUser((userId, reason) =>
-      this.sessions.disconnectUser(userId, reason),
-    );
+    const [stopDisconnects, stopQueries] = await Promise.all([
+      this.control.onDisconnectUser((userId, reason) => this.sessions.disconnectUser(userId, reason)),
+      this.control.onConnectionQuery(this.config.HERALD_GATEWAY_ID, (connectionId) =>
+        this.sessions.statusOf(connectionId),
+      ),
+    ]);
+    this.stopControl = () => {
+      stopDisconnects();
+      stopQueries();
+    };
   }
 
   /**
@@ -94,7 +102,7 @@ export class NotificationsHub implements OnApplicationBootstrap, BeforeApplicati
   async beforeApplicationShutdown(): Promise<void> {
     this.stopControl?.();
     this.server.stopAccepting();
-    await this.sessions.drain(this.server.liveConnections() as Iterable<Connection>);
+    await this.sessions.drain(this.server.liveConnections());
     this.server.shutdown(CloseReason.ServerShutdown, true);
   }
 
@@ -154,7 +162,7 @@ export class NotificationsHub implements OnApplicationBootstrap, BeforeApplicati
     return this.addresses.resolve(request.socket.remoteAddress, request.headers['x-forwarded-for']);
   }
 
-  private async connected(connection: Connection): Promise<void> {
+  private async connected(connection: GatewayConnection): Promise<void> {
     await this.sessions.opened(connection);
     this.logger.debug(
       {
@@ -168,6 +176,6 @@ export class NotificationsHub implements OnApplicationBootstrap, BeforeApplicati
   }
 }
 
-function userOf(connection: Connection): string | undefined {
+function userOf(connection: GatewayConnection): string | undefined {
   return connection.identity.kind === 'user' ? connection.identity.userId : undefined;
 }

@@ -7,7 +7,9 @@ import { type DeliveryLog, type DeliverySubscriber, type StoredDelivery } from '
 
 import { CATCH_UP_PAGE_SIZE, CatchUpService } from './catch-up.service';
 import { type ConnectionRegistry } from './connection-registry.service';
+import { type FanOutWriter } from './fan-out-writer';
 import { type GroupKey } from './hub-identity';
+import { syncVaultDelivery } from './sync-vault';
 import { type WatermarkService } from './watermark.service';
 
 const subjectOf = (kind: string, id: string) => `ns.deliver.${kind}.${id}`;
@@ -75,8 +77,12 @@ class FakeRegistry {
     this.delivered.set(name, [...(this.delivered.get(name) ?? []), new TextDecoder().decode(data)]);
   }
 
-  write(connection: FakeConnection, delivery: Delivery): boolean {
-    this.written.push({ connection: connection.id, delivery });
+  /** The fan-out writer's SyncVault, recorded here so the assertions read one list. */
+  syncVault(connection: FakeConnection & { identity: { kind: 'user' } }, now: Date): boolean {
+    this.written.push({
+      connection: connection.id,
+      delivery: syncVaultDelivery(connection.identity.userId, now),
+    });
     return true;
   }
 }
@@ -106,6 +112,7 @@ function setUp(members: Map<string, FakeConnection[]>, log: FakeLog, watermark: 
   const metrics = new Registry();
   const service = new CatchUpService(
     registry as unknown as ConnectionRegistry,
+    registry as unknown as FanOutWriter,
     mark as unknown as WatermarkService,
     log,
     subscriber,

@@ -8,11 +8,11 @@ import {
   type DeliverySubscriber,
 } from '@herald/messaging';
 import { InjectLogger, type Logger } from '@herald/platform';
-import { type HubConnection } from '@herald/signalr';
 
 import { ConnectionRegistry } from './connection-registry.service';
-import { type ConnectionIdentity, type GroupKey } from './hub-identity';
-import { ReplayService } from './replay.service';
+import { FanOutWriter } from './fan-out-writer';
+import { type GatewayConnection, isUserConnection } from './gateway-connection';
+import { type GroupKey } from './hub-identity';
 import { WatermarkService } from './watermark.service';
 
 /** Deliveries read per request batch; a group's gap is read page after page up to the stream's end. */
@@ -44,6 +44,7 @@ export class CatchUpService implements OnApplicationBootstrap, OnModuleDestroy {
 
   constructor(
     private readonly registry: ConnectionRegistry,
+    private readonly writer: FanOutWriter,
     private readonly watermark: WatermarkService,
     @Inject(DELIVERY_LOG) private readonly log: DeliveryLog,
     @Inject(DELIVERY_SUBSCRIBER) private readonly subscriber: DeliverySubscriber,
@@ -146,14 +147,14 @@ export class CatchUpService implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** One SyncVault to every user connection in `keys` (anonymous connections have no vault). */
   private syncEveryDevice(keys: GroupKey[]): number {
-    const connections = new Set<HubConnection<ConnectionIdentity>>();
+    const connections = new Set<GatewayConnection>();
     for (const key of keys)
       for (const connection of this.registry.membersOf(key)) connections.add(connection);
     const now = new Date();
     let synced = 0;
     for (const connection of connections) {
-      if (connection.identity.kind !== 'user') continue;
-      this.registry.write(connection, ReplayService.syncVault(connection.identity.userId, now), new Map());
+      if (!isUserConnection(connection)) continue;
+      this.writer.syncVault(connection, now);
       synced += 1;
     }
     return synced;

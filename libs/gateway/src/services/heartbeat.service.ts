@@ -5,11 +5,10 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy }
 import { type GatewayHeartbeat } from '@herald/contracts';
 import { GATEWAY_DIRECTORY, type GatewayDirectory } from '@herald/messaging';
 import { heraldVersion, InjectLogger, type Logger } from '@herald/platform';
-import { CloseReason } from '@herald/signalr';
+import { CloseReason, SignalRServer } from '@herald/signalr';
 
 import { type GatewayConfig } from '../config/gateway.config';
 import { GATEWAY_CONFIG } from '../gateway.tokens';
-import { NotificationsHub } from '../hubs/notifications.hub';
 import { ConnectionRegistry } from './connection-registry.service';
 import { SessionsService } from './sessions.service';
 import { WatermarkService } from './watermark.service';
@@ -28,7 +27,7 @@ export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy
   private previous = { at: Date.now(), deliveries: 0, bytes: 0 };
 
   constructor(
-    private readonly hub: NotificationsHub,
+    private readonly server: SignalRServer,
     private readonly registry: ConnectionRegistry,
     private readonly sessions: SessionsService,
     private readonly watermark: WatermarkService,
@@ -58,14 +57,14 @@ export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy
       startedAt: this.startedAt,
       at: now,
       connections: {
-        hub: this.hub.server.connectionsOf('hub'),
-        'anonymous-hub': this.hub.server.connectionsOf('anonymous-hub'),
+        hub: this.server.connectionsOf('hub'),
+        'anonymous-hub': this.server.connectionsOf('anonymous-hub'),
       },
       users: this.registry.userCount,
       subscriptions: this.registry.groupCount,
       deliveriesPerSecond: round((totals.deliveries - this.previous.deliveries) / seconds),
       bytesPerSecond: round((totals.bytes - this.previous.bytes) / seconds),
-      slowClosed: this.hub.server.closedByReason.get(CloseReason.SlowConsumer) ?? 0,
+      slowClosed: this.server.closedByReason.get(CloseReason.SlowConsumer) ?? 0,
       replays: this.sessions.replaysServed,
       watermark: this.watermark.current,
     };

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 
-import { ClientType, type Delivery, deliveryCodec, HubMethod, HubName, PushType } from '@herald/contracts';
+import { ClientType, type Delivery, deliveryCodec, HubName } from '@herald/contracts';
 import {
   CONTROL_BUS,
   type ControlBus,
@@ -125,19 +125,6 @@ export class ReplayService {
     // Stored order follows whichever dispatcher finished first; events were accepted in this order.
     deliveries.sort((left, right) => left.eventSequence - right.eventSequence);
     return { kind: 'deliveries', deliveries, from: resumeFrom, upTo: readUpTo };
-  }
-
-  /** The one message sent instead of a backlog that is too long or partly gone. */
-  static syncVault(userId: string, now: Date): Delivery {
-    return {
-      eventId: `sync-vault:${userId}:${now.getTime()}`,
-      hub: HubName.Main,
-      method: HubMethod.ReceiveMessage,
-      clientType: ClientType.All,
-      message: { ContextId: null, Type: PushType.SyncVault, Payload: { UserId: userId, Date: now } },
-      acceptedAt: now.getTime(),
-      eventSequence: 0,
-    };
   }
 }
 

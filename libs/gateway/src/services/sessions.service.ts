@@ -14,31 +14,29 @@ import { CloseReason, type HubConnection } from '@herald/signalr';
 import { type GatewayConfig } from '../config/gateway.config';
 import { GATEWAY_CONFIG } from '../gateway.tokens';
 import { ConnectionRegistry } from './connection-registry.service';
-import { type ConnectionIdentity, groupsOf, type HubIdentity } from './hub-identity';
+import { FanOutWriter } from './fan-out-writer';
+import {
+  type DeviceConnection,
+  type GatewayConnection,
+  isDeviceConnection,
+  isGatewayConnection,
+} from './gateway-connection';
+import { groupsOf } from './hub-identity';
+import { PresenceRecorder } from './presence-recorder';
 import { ReplayService } from './replay.service';
+import { ReplayState } from './replay-state';
 import { WatermarkService } from './watermark.service';
 
-type Connection = HubConnection<ConnectionIdentity>;
-
-/** A device connection between its setup and the end of its replay. */
-interface Resume {
-  /** Where the previous connection stopped; undefined when the device is unknown. */
-  from: number | undefined;
-  /** The stream's last sequence once this connection's subscriptions were live. */
-  upTo: number;
-  failed: boolean;
-}
+type ReplayOutcome = 'none' | 'deliveries' | 'sync-vault';
 
 /**
  * The life of a connection beyond the socket: its groups, where its device stopped last time,
- * the replay of what it missed, and where it stops this time.
+ * the replay of what it missed (through the fan-out writer), and where it stops this time.
  */
 @Injectable()
 export class SessionsService {
-  private readonly resumes = new Map<Connection, Resume>();
   /** Device connections by id, to answer other gateways' questions about them. */
-  private readonly byId = new Map<string, Connection>();
-  private draining = false;
+  private readonly byId = new Map<string, GatewayConnection>();
   /** Reconnections that were sent a replay or a SyncVault, since start. */
   replaysServed = 0;
   private readonly replayed: Counter<'outcome'>;
@@ -46,6 +44,9 @@ export class SessionsService {
   constructor(
     private readonly registry: ConnectionRegistry,
     private readonly replay: ReplayService,
+    private readonly replayState: ReplayState,
+    private readonly writer: FanOutWriter,
+    private readonly recorder: PresenceRecorder,
     private readonly watermark: WatermarkService,
     @Inject(PRESENCE_STORE) private readonly presence: PresenceStore,
     @Inject(DELIVERY_LOG) private readonly log: DeliveryLog,
@@ -62,57 +63,47 @@ export class SessionsService {
   }
 
   /** Before the handshake reply: live traffic flows (held, for a device) once this resolves. */
-  async opened(connection: Connection): Promise<void> {
-    const device = deviceOf(connection.identity);
-    if (device) this.registry.beginReplay(connection);
+  async opened(connection: GatewayConnection): Promise<void> {
+    const device = isDeviceConnection(connection) ? connection : undefined;
+    if (device) this.replayState.hold(device);
     await this.registry.join(connection, this.groups(connection));
     if (!device) return;
-    const identity = connection.identity as HubIdentity;
-    this.byId.set(connection.id, connection);
+    this.byId.set(device.id, device);
+    const { userId, deviceIdentifier } = device.identity;
     try {
       const [record, bounds] = await Promise.all([
-        this.presence.get(identity.userId, device),
+        this.presence.get(userId, deviceIdentifier),
         this.log.bounds(),
       ]);
-      const from = await this.replay.resumePoint(identity.userId, device, record);
-      await this.presence.markConnected(identity.userId, device, {
-        state: 'connected',
-        connectionId: connection.id,
-        gatewayId: this.config.HERALD_GATEWAY_ID,
-        sinceSequence: bounds.last,
-        at: Date.now(),
-      });
-      this.resumes.set(connection, { from, upTo: bounds.last, failed: false });
+      const from = await this.replay.resumePoint(userId, deviceIdentifier, record);
+      await this.recorder.connected(device, bounds.last);
+      this.replayState.setResume(device, { from, upTo: bounds.last, failed: false });
     } catch (error) {
       this.logger.warn(
-        { err: error, connectionId: connection.id },
+        { err: error, connectionId: device.id },
         'presence unavailable; the device will be told to sync',
       );
-      this.resumes.set(connection, { from: undefined, upTo: 0, failed: true });
+      this.replayState.setResume(device, { from: undefined, upTo: 0, failed: true });
     }
   }
 
   /** After the handshake reply: replay what the device missed, then switch it to live traffic. */
-  async ready(connection: Connection): Promise<void> {
-    const resume = this.resumes.get(connection);
-    if (!resume) return;
-    const identity = connection.identity as HubIdentity;
-    const sent = new Set<string>();
-    let outcome = 'none';
+  async ready(connection: GatewayConnection): Promise<void> {
+    const resume = this.replayState.resumeOf(connection);
+    if (!resume || !isDeviceConnection(connection)) return;
+    let sent: ReadonlySet<string> = new Set();
+    let outcome: ReplayOutcome = 'none';
     try {
       const plan = resume.failed
         ? ({ kind: 'sync-vault', reason: 'presence-unavailable', missed: 0 } as const)
-        : await this.replay.plan(identity, this.groups(connection), resume.from, resume.upTo);
+        : await this.replay.plan(connection.identity, this.groups(connection), resume.from, resume.upTo);
       if (plan.kind === 'deliveries') {
-        for (const delivery of plan.deliveries) {
-          this.registry.write(connection, delivery, new Map());
-          sent.add(delivery.eventId);
-        }
+        sent = this.writer.replay(connection, plan.deliveries);
         outcome = plan.deliveries.length > 0 ? 'deliveries' : 'none';
         this.logger.info(
           {
             connectionId: connection.id,
-            userId: identity.userId,
+            userId: connection.identity.userId,
             from: plan.from,
             upTo: plan.upTo,
             count: plan.deliveries.length,
@@ -120,10 +111,10 @@ export class SessionsService {
           'replayed missed deliveries',
         );
       } else if (plan.kind === 'sync-vault') {
-        this.sendSyncVault(connection, identity);
+        this.writer.syncVault(connection);
         outcome = 'sync-vault';
         this.logger.info(
-          { connectionId: connection.id, userId: identity.userId, reason: plan.reason },
+          { connectionId: connection.id, userId: connection.identity.userId, reason: plan.reason },
           'sent SyncVault instead of a replay',
         );
       }
@@ -132,13 +123,13 @@ export class SessionsService {
         { err: error, connectionId: connection.id },
         'replay failed; the device is told to sync',
       );
-      this.sendSyncVault(connection, identity);
+      this.writer.syncVault(connection);
       outcome = 'sync-vault';
     } finally {
-      this.resumes.delete(connection);
+      this.replayState.clearResume(connection);
     }
-    if (!this.registry.endReplay(connection, sent)) {
-      this.sendSyncVault(connection, identity);
+    if (!this.writer.releaseHeld(connection, sent)) {
+      this.writer.syncVault(connection);
       outcome = 'sync-vault';
     }
     this.replayed.inc({ outcome });
@@ -152,14 +143,11 @@ export class SessionsService {
     return { state: 'open', resumeSequence: this.watermark.asOf(connection.lastReceivedAt) };
   }
 
-  closed(connection: Connection): void {
+  closed(connection: GatewayConnection): void {
     this.byId.delete(connection.id);
     this.registry.leave(connection, this.groups(connection));
-    const resume = this.resumes.get(connection);
-    this.resumes.delete(connection);
-    const device = deviceOf(connection.identity);
-    if (!device || this.draining) return;
-    const identity = connection.identity as HubIdentity;
+    const resume = this.replayState.forget(connection);
+    if (!isDeviceConnection(connection)) return;
     // What was written before the client was last heard from; a replay that never finished
     // leaves the resume point where it was.
     // A slow consumer was closed because writes were being refused: resume from the oldest
@@ -169,49 +157,12 @@ export class SessionsService {
       : this.watermark.asOf(
           connection.closeReason === CloseReason.SlowConsumer ? 0 : connection.lastReceivedAt,
         );
-    this.presence
-      .markDisconnected(identity.userId, device, {
-        state: 'disconnected',
-        connectionId: connection.id,
-        gatewayId: this.config.HERALD_GATEWAY_ID,
-        resumeSequence,
-        at: Date.now(),
-      })
-      .catch((error: unknown) =>
-        this.logger.warn(
-          { err: error, connectionId: connection.id },
-          'could not record where the device stopped',
-        ),
-      );
+    this.recorder.closed(connection, resumeSequence);
   }
 
   /** Shutdown: record where every device stopped, before the sockets are closed. */
-  async drain(connections: Iterable<Connection>): Promise<void> {
-    this.draining = true;
-    try {
-      await this.watermark.refresh();
-    } catch (error) {
-      this.logger.warn({ err: error }, 'could not refresh the watermark before draining');
-    }
-    const writes: Promise<void>[] = [];
-    for (const connection of connections) {
-      const device = deviceOf(connection.identity);
-      if (!device || connection.state === 'closed') continue;
-      const identity = connection.identity as HubIdentity;
-      const resume = this.resumes.get(connection);
-      writes.push(
-        this.presence.markDisconnected(identity.userId, device, {
-          state: 'disconnected',
-          connectionId: connection.id,
-          gatewayId: this.config.HERALD_GATEWAY_ID,
-          resumeSequence: resume ? (resume.from ?? 0) : this.watermark.current,
-          at: Date.now(),
-        }),
-      );
-    }
-    const results = await Promise.allSettled(writes);
-    const failed = results.filter((result) => result.status === 'rejected').length;
-    this.logger.info({ devices: writes.length, failed }, 'recorded where every device stopped');
+  drain(connections: Iterable<HubConnection<unknown>>): Promise<void> {
+    return this.recorder.drain(devicesAmong(connections));
   }
 
   /** Closes every connection of a user held by this gateway. */
@@ -229,15 +180,13 @@ export class SessionsService {
     return connections.length;
   }
 
-  private groups(connection: Connection) {
+  private groups(connection: GatewayConnection) {
     return groupsOf(connection.identity, this.config.HERALD_INSTALLATION_ID);
-  }
-
-  private sendSyncVault(connection: Connection, identity: HubIdentity): void {
-    this.registry.write(connection, ReplayService.syncVault(identity.userId, new Date()), new Map());
   }
 }
 
-function deviceOf(identity: ConnectionIdentity): string | null {
-  return identity.kind === 'user' ? identity.deviceIdentifier : null;
+function* devicesAmong(connections: Iterable<HubConnection<unknown>>): Iterable<DeviceConnection> {
+  for (const connection of connections) {
+    if (isGatewayConnection(connection) && isDeviceConnection(connection)) yield connection;
+  }
 }
