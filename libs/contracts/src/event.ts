@@ -20,12 +20,10 @@ export interface HeraldEvent<T extends PushType = PushType> {
 
 export type AnyHeraldEvent = { [T in PushType]: HeraldEvent<T> }[PushType];
 
-/** What `/send` carries, in any of Bitwarden's JSON dialects. */
-export interface SendRequest {
-  type: PushType;
-  payload: Record<string, unknown>;
-  contextId: string | null;
-}
+/** What `/send` carries, in any of Bitwarden's JSON dialects, once parsed: the payload typed by its type. */
+export type SendRequest = {
+  [T in PushType]: { type: T; payload: PushPayloads[T]; contextId: string | null };
+}[PushType];
 
 const MAX_CONTEXT_ID_LENGTH = 256;
 
@@ -57,12 +55,11 @@ export function parseSendRequest(body: unknown): SendRequest {
     throw new ValidationError('', 'the body must be a JSON object {type, payload, contextId}');
   }
   const type = assertPushType(readKey(body, 'type', 'type'));
-  const payload = normalizePayload(type, readKey(body, 'payload', 'payload')) as unknown as Record<
-    string,
-    unknown
-  >;
+  const payload = normalizePayload(type, readKey(body, 'payload', 'payload'));
   const contextId = normalizeContextId(readKey(body, 'contextid', 'contextId'));
-  return { type, payload, contextId };
+  // normalizePayload checked `payload` against the schema of this very `type`; TypeScript cannot
+  // correlate the two members of a union on its own.
+  return { type, payload, contextId } as SendRequest;
 }
 
 /** Re-validates an event decoded from the wire; the dispatcher dead-letters what this rejects. */

@@ -71,7 +71,9 @@ describe('parseSendRequest', () => {
       type: 4,
       payload: { userId: USER_ID, date: '2024-05-01T10:11:12.5' },
     });
-    expect((request.payload.Date as Date).toISOString()).toBe('2024-05-01T10:11:12.500Z');
+    expect(request.type === PushType.SyncCiphers && request.payload.Date.toISOString()).toBe(
+      '2024-05-01T10:11:12.500Z',
+    );
   });
 
   it.each([
@@ -123,7 +125,11 @@ describe('parseSendRequest', () => {
       },
     };
     const request = parseSendRequest(base);
-    expect(request.payload.Policy).toMatchObject({ Id: CIPHER_ID.toLowerCase(), Type: 1, Enabled: true });
+    expect(request.type === PushType.PolicyChanged && request.payload.Policy).toMatchObject({
+      Id: CIPHER_ID.toLowerCase(),
+      Type: 1,
+      Enabled: true,
+    });
     const broken = structuredClone(base);
     delete (broken.payload.policy as Partial<typeof broken.payload.policy>).enabled;
     expect(rejectionOf(() => parseSendRequest(broken)).path).toBe('payload.Policy.Enabled');

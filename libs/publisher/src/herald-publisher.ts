@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { connect, headers, type JetStreamClient, type NatsConnection } from 'nats';
 
 import {
-  type AnyHeraldEvent,
+  type HeraldEvent,
   eventCodec,
   natsNames,
   nextTraceparent,
@@ -87,13 +87,13 @@ export class HeraldPublisher {
     payload: PayloadInput<T>,
     options: PublishOptions = {},
   ): Promise<PublishReceipt> {
-    const event = {
+    const event: HeraldEvent<T> = {
       id: options.id ?? randomUUID(),
       type,
       payload: normalizePayload(type, payload),
       contextId: normalizeContextId(options.contextId),
       acceptedAt: new Date(),
-    } as unknown as AnyHeraldEvent;
+    };
     const traceHeaders = headers();
     traceHeaders.set(TRACEPARENT, nextTraceparent(options.traceparent));
     const ack = await this.jetstream.publish(this.names.subjects.event(type), eventCodec.encode(event), {

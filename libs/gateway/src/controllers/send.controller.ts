@@ -62,7 +62,7 @@ export class SendController {
         message: 'the event store is unreachable; retry later',
       });
     }
-    const event = { id: randomUUID(), ...parsed, acceptedAt: new Date() } as unknown as AnyHeraldEvent;
+    const event: AnyHeraldEvent = { id: randomUUID(), ...parsed, acceptedAt: new Date() };
     const traceparent = nextTraceparent(incoming);
     try {
       const result = await this.events.append(event, traceparent);
