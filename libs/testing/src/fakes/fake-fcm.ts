@@ -12,6 +12,8 @@ export interface FcmReceived {
   android: unknown;
   /** The request body exactly as it arrived. */
   raw: string;
+  /** The status the fake answered (undefined while a stalled request is left open). */
+  answered?: number;
 }
 
 interface ScriptedResponse {
@@ -159,18 +161,22 @@ export class FakeFcm {
       json(400, googleError(400, 'INVALID_ARGUMENT', invalid));
       return;
     }
-    this.received.push({ project, ...invalid, raw: body });
+    const entry: FcmReceived = { project, ...invalid, raw: body };
+    this.received.push(entry);
     if (Date.now() < this.downUntil) {
       this.outageAnswers += 1;
+      entry.answered = 503;
       json(503, googleError(503, 'UNAVAILABLE', 'The service is currently unavailable.'));
       return;
     }
     const next = this.script.shift();
     if (next?.stall) return; // left open until stop()
     if (next) {
+      entry.answered = next.status;
       json(next.status, next.body ?? {}, next.headers);
       return;
     }
+    entry.answered = 200;
     json(200, { name: `projects/${project}/messages/${++this.messageCount}` });
   }
 
