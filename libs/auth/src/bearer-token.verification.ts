@@ -1,7 +1,7 @@
 import { KeyObject } from 'node:crypto';
 
 import { type Request } from 'express';
-import { type CryptoKey, type JWTHeaderParameters, type JWTPayload } from 'jose';
+import { type CryptoKey, type JWTPayload } from 'jose';
 import { type StrategyOptionsWithRequest } from 'passport-jwt';
 
 import { extractAccessToken } from './access-token';
@@ -99,7 +99,7 @@ export class BearerTokenVerification {
   private async keyFor(token: string): Promise<KeyObject> {
     const header = assertTokenHeader(token, this.keySource.algorithms);
     const [protectedHeader = '', payload = '', signature = ''] = token.split('.');
-    const key = await this.keySource.getKey(header as JWTHeaderParameters, {
+    const key = await this.keySource.getKey(header, {
       protected: protectedHeader,
       payload,
       signature,
