@@ -1,5 +1,6 @@
 import { type Request } from 'express';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { Strategy } from 'passport-jwt';
 
 import { AuthError } from './auth.error';
 import { InternalJwtStrategy } from './internal-jwt.strategy';
@@ -70,6 +71,20 @@ describe('JwtStrategy and InternalJwtStrategy', () => {
       tokens.map((token) => authenticateRequest<UserIdentity>(strategy, requestWith(token))),
     );
     expect(identities.map((identity) => identity.sub)).toEqual(subs);
+  });
+
+  it('verifies a token once: later requests with it are answered from the cache', async () => {
+    // passport-jwt's documented hook for its verifier: counts real signature checks.
+    const verifier = jest.spyOn(Strategy as unknown as { JwtVerifier: () => void }, 'JwtVerifier');
+    try {
+      const token = await signToken(key, bitwardenClaims({ jti: 'cache-once' }));
+      for (let attempt = 0; attempt < 3; attempt += 1) {
+        await authenticateRequest(strategy, requestWith(token, attempt === 1 ? 'query' : 'header'));
+      }
+      expect(verifier).toHaveBeenCalledTimes(1);
+    } finally {
+      verifier.mockRestore();
+    }
   });
 
   it('accepts amr external, and applies the policy again to a cached token', async () => {
