@@ -1,6 +1,10 @@
 export * from './access-token';
 export * from './auth.error';
+export { BearerTokenVerification, type BearerTokenOptions } from './bearer-token.verification';
 export { type VerifiedClaims } from './claims';
+export * from './internal-jwt.strategy';
+export * from './jwt.strategy';
 export { type KeySourceOptions } from './key-source';
 export * from './policy';
+export * from './strategy-authentication';
 export * from './token-verifier';

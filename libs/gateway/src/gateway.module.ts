@@ -1,6 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 
-import { TokenVerifier } from '@herald/auth';
+import { InternalJwtStrategy, type KeySourceOptions, TokenVerifier } from '@herald/auth';
 import { MessagingModule, messagingOptionsFor, type MessagingOptions } from '@herald/messaging';
 import { type Logger, PlatformModule, ROOT_LOGGER } from '@herald/platform';
 import { SignalRServer } from '@herald/signalr';
@@ -40,6 +40,16 @@ export function gatewayMessaging(config: GatewayConfig): MessagingOptions {
   });
 }
 
+/** Where the gateway's token signing keys come from, and the expected issuer. */
+function tokenKeys(config: GatewayConfig): KeySourceOptions {
+  return {
+    publicKey: config.HERALD_JWT_PUBLIC_KEY,
+    jwksUrl: config.HERALD_JWT_JWKS_URL,
+    authority: config.HERALD_JWT_AUTHORITY,
+    issuer: config.HERALD_JWT_ISSUER,
+  };
+}
+
 /** The gateway: SignalR hubs, `/send`, negotiate and control; the broker from `MessagingModule`. */
 @Module({})
 export class GatewayModule {
@@ -59,6 +69,8 @@ export class GatewayModule {
         FanOutWriter,
         { provide: GATEWAY_CONFIG, useValue: config },
         HeartbeatService,
+        // The internal routes' strategy (`/send`, disconnect); the hub still verifies with TokenVerifier.
+        { provide: InternalJwtStrategy, useFactory: () => InternalJwtStrategy.create(tokenKeys(config)) },
         NotificationsHub,
         PresenceRecorder,
         ReplayService,
@@ -72,13 +84,7 @@ export class GatewayModule {
         {
           // Keys are fetched (JWKS, OIDC discovery) before the gateway accepts a connection.
           provide: TokenVerifier,
-          useFactory: () =>
-            TokenVerifier.create({
-              publicKey: config.HERALD_JWT_PUBLIC_KEY,
-              jwksUrl: config.HERALD_JWT_JWKS_URL,
-              authority: config.HERALD_JWT_AUTHORITY,
-              issuer: config.HERALD_JWT_ISSUER,
-            }),
+          useFactory: () => TokenVerifier.create(tokenKeys(config)),
         },
         WatermarkService,
       ],

@@ -1,6 +1,6 @@
 import { type FactoryProvider } from '@nestjs/common';
 
-import { TokenVerifier } from '@herald/auth';
+import { JwtStrategy } from '@herald/auth';
 import { type Database, openDatabase } from '@herald/persistence';
 
 import { type PushConfig } from './config/push.config';
@@ -8,7 +8,7 @@ import { ApnsSender } from './providers/apns.sender';
 import { FcmSender } from './providers/fcm.sender';
 import { RelayClient } from './providers/relay.client';
 import { WebPushSender } from './providers/webpush.sender';
-import { PUSH_DATABASE, USER_TOKEN_VERIFIER } from './push.tokens';
+import { PUSH_DATABASE, USER_JWT_STRATEGY } from './push.tokens';
 import { PUSH_PROVIDERS, type PushProviders } from './services/push-providers';
 
 /** Every provider whose settings are present; a half-configured one was refused by the config check. */
@@ -57,13 +57,13 @@ export async function pushProvidersOf(config: PushConfig): Promise<PushProviders
   return providers;
 }
 
-/** The verifier of users' own tokens, or null when no token source is configured. */
-export async function userTokenVerifierOf(config: PushConfig): Promise<TokenVerifier | null> {
+/** The strategy for users' own tokens, or null when no token source is configured. */
+export async function userJwtStrategyOf(config: PushConfig): Promise<JwtStrategy | null> {
   const hasTokenSource = Boolean(
     config.HERALD_JWT_PUBLIC_KEY || config.HERALD_JWT_JWKS_URL || config.HERALD_JWT_AUTHORITY,
   );
   return hasTokenSource
-    ? TokenVerifier.create({
+    ? JwtStrategy.create({
         publicKey: config.HERALD_JWT_PUBLIC_KEY,
         jwksUrl: config.HERALD_JWT_JWKS_URL,
         authority: config.HERALD_JWT_AUTHORITY,
@@ -74,7 +74,7 @@ export async function userTokenVerifierOf(config: PushConfig): Promise<TokenVeri
 
 /**
  * What the push worker builds at start, each by an async factory: the database (TypeORM, with its
- * migrations run), the push senders and the user token verifier.
+ * migrations run), the push senders and the user token strategy.
  */
 export function pushFactories(config: PushConfig): FactoryProvider[] {
   return [
@@ -84,6 +84,6 @@ export function pushFactories(config: PushConfig): FactoryProvider[] {
         openDatabase({ url: config.HERALD_DATABASE_URL, dataDir: config.HERALD_DATA_DIR }),
     },
     { provide: PUSH_PROVIDERS, useFactory: () => pushProvidersOf(config) },
-    { provide: USER_TOKEN_VERIFIER, useFactory: () => userTokenVerifierOf(config) },
+    { provide: USER_JWT_STRATEGY, useFactory: () => userJwtStrategyOf(config) },
   ];
 }

@@ -7,7 +7,7 @@ import {
   type OnModuleInit,
 } from '@nestjs/common';
 
-import { type TokenVerifier } from '@herald/auth';
+import { type JwtStrategy } from '@herald/auth';
 import { MessagingModule, messagingOptionsFor, type MessagingOptions } from '@herald/messaging';
 import { type Database } from '@herald/persistence';
 import { HealthService, InjectLogger, type Logger, PlatformModule } from '@herald/platform';
@@ -19,8 +19,10 @@ import { IdentityController } from './controllers/identity.controller';
 import { PushConfigController } from './controllers/push-config.controller';
 import { RelayController } from './controllers/relay.controller';
 import { RelayTokenGuard } from './controllers/relay-token.guard';
+import { RelayStrategy } from './controllers/relay.strategy';
+import { UserTokenGuard } from './controllers/user-token.guard';
 import { pushFactories } from './push.factories';
-import { PUSH_CONFIG, PUSH_DATABASE, USER_TOKEN_VERIFIER } from './push.tokens';
+import { PUSH_CONFIG, PUSH_DATABASE, USER_JWT_STRATEGY } from './push.tokens';
 import { PushDeliveryService } from './services/push-delivery.service';
 import { PushHeartbeatService } from './services/push-heartbeat.service';
 import { PUSH_PROVIDERS, type PushProviders } from './services/push-providers';
@@ -50,7 +52,7 @@ class DatabaseLifecycle implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(PUSH_DATABASE) private readonly database: Database,
     @Inject(PUSH_PROVIDERS) private readonly providers: PushProviders,
-    @Inject(USER_TOKEN_VERIFIER) private readonly verifier: TokenVerifier | null,
+    @Inject(USER_JWT_STRATEGY) private readonly userTokens: JwtStrategy | null,
     private readonly health: HealthService,
     @InjectLogger('PushModule') private readonly logger: Logger,
   ) {}
@@ -61,7 +63,7 @@ class DatabaseLifecycle implements OnModuleInit, OnApplicationShutdown {
       {
         database: this.database.kind,
         providers: Object.keys(this.providers),
-        userRegistrations: Boolean(this.verifier),
+        userRegistrations: Boolean(this.userTokens),
       },
       'push worker configured',
     );
@@ -97,8 +99,10 @@ export class PushModule {
         PushHeartbeatService,
         pushJobsTransport,
         RegistrationsService,
+        RelayStrategy,
         RelayTokenGuard,
         RelayTokensService,
+        UserTokenGuard,
       ],
     };
   }

@@ -1,34 +1,16 @@
-import {
-  type CanActivate,
-  type ExecutionContext,
-  ForbiddenException,
-  Injectable,
-  UnauthorizedException,
-} from '@nestjs/common';
-import { type Request } from 'express';
+import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
 
-import { assertScope, AuthError, extractAccessToken, TokenVerifier } from '@herald/auth';
+import { guardRequest, InternalJwtStrategy } from '@herald/auth';
 
-/** Internal endpoints (`/send`, cluster-wide disconnect): a bearer token whose scope has `internal`. */
+/**
+ * Internal endpoints (`/send`, cluster-wide disconnect): a bearer token whose scope has `internal`,
+ * verified by the internal strategy; its claims reach the handler as `request.user`.
+ */
 @Injectable()
 export class InternalTokenGuard implements CanActivate {
-  constructor(private readonly verifier: TokenVerifier) {}
+  constructor(private readonly strategy: InternalJwtStrategy) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
-    const request = context.switchToHttp().getRequest<Request>();
-    const token = extractAccessToken(request.headers, request.originalUrl);
-    if (!token) {
-      throw new UnauthorizedException({ error: 'unauthorized', message: 'a bearer token is required' });
-    }
-    try {
-      assertScope(await this.verifier.verify(token), 'internal');
-      return true;
-    } catch (error) {
-      if (error instanceof AuthError) {
-        const body = { error: error.reason, message: error.message };
-        throw error.status === 403 ? new ForbiddenException(body) : new UnauthorizedException(body);
-      }
-      throw error;
-    }
+  canActivate(context: ExecutionContext): Promise<boolean> {
+    return guardRequest(this.strategy, context);
   }
 }

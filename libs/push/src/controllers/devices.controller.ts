@@ -1,48 +1,36 @@
 import { randomUUID } from 'node:crypto';
 
-import {
-  Body,
-  Controller,
-  ForbiddenException,
-  HttpCode,
-  Inject,
-  NotFoundException,
-  Param,
-  Post,
-  Put,
-  Req,
-  UnauthorizedException,
-} from '@nestjs/common';
-import { type Request } from 'express';
+import { Body, Controller, HttpCode, Inject, Param, Post, Put, UseGuards } from '@nestjs/common';
 
-import { assertHubPolicy, AuthError, extractAccessToken, type TokenVerifier } from '@herald/auth';
+import { AuthenticatedUser, type UserIdentity } from '@herald/auth';
 import { clientTypeOf, ClientType, isGuid, parseDeviceType } from '@herald/contracts';
 import { type Database } from '@herald/persistence';
 
-import { PUSH_DATABASE, USER_TOKEN_VERIFIER } from '../push.tokens';
+import { PUSH_DATABASE } from '../push.tokens';
 import { RegistrationsService } from '../services/registrations.service';
 import { invalid, text } from './request-validation';
+import { UserTokenGuard } from './user-token.guard';
 
 /**
  * A signed-in user registers its own device: the mobile push token, or the browser extension's
  * Web Push subscription (`/devices/identifier/{identifier}/...`, as on Bitwarden's API).
  */
 @Controller()
+@UseGuards(UserTokenGuard)
 export class DevicesController {
   constructor(
     @Inject(PUSH_DATABASE) private readonly database: Database,
-    @Inject(USER_TOKEN_VERIFIER) private readonly verifier: TokenVerifier | null,
     private readonly registrations: RegistrationsService,
   ) {}
 
   @Put(['devices/identifier/:identifier/token', 'api/devices/identifier/:identifier/token'])
   @HttpCode(200)
   async token(
-    @Req() request: Request,
+    @AuthenticatedUser() identity: UserIdentity,
     @Param('identifier') identifier: string,
     @Body() body: unknown,
   ): Promise<void> {
-    const user = await this.authenticate(request);
+    const user = deviceUserOf(identity);
     const pushToken = text(body, 'pushToken');
     const provider =
       user.clientType === ClientType.Mobile ? (user.deviceType === 1 ? 'apns' : 'fcm') : undefined;
@@ -63,25 +51,25 @@ export class DevicesController {
   @Post(['devices/identifier/:identifier/web-push-auth', 'api/devices/identifier/:identifier/web-push-auth'])
   @HttpCode(200)
   async webPushPost(
-    @Req() request: Request,
+    @AuthenticatedUser() identity: UserIdentity,
     @Param('identifier') identifier: string,
     @Body() body: unknown,
   ): Promise<void> {
-    await this.webPush(request, identifier, body);
+    await this.webPush(identity, identifier, body);
   }
 
   @Put(['devices/identifier/:identifier/web-push-auth', 'api/devices/identifier/:identifier/web-push-auth'])
   @HttpCode(200)
   async webPushPut(
-    @Req() request: Request,
+    @AuthenticatedUser() identity: UserIdentity,
     @Param('identifier') identifier: string,
     @Body() body: unknown,
   ): Promise<void> {
-    await this.webPush(request, identifier, body);
+    await this.webPush(identity, identifier, body);
   }
 
-  private async webPush(request: Request, identifier: string, body: unknown): Promise<void> {
-    const user = await this.authenticate(request);
+  private async webPush(identity: UserIdentity, identifier: string, body: unknown): Promise<void> {
+    const user = deviceUserOf(identity);
     const endpoint = text(body, 'endpoint', 2048);
     if (!isPushServiceUrl(endpoint)) throw invalid('endpoint', 'expected an https URL');
     const subscription = { endpoint, p256dh: text(body, 'p256dh', 200), auth: text(body, 'auth', 100) };
@@ -98,38 +86,23 @@ export class DevicesController {
       installationId: existing?.installationId ?? null,
     });
   }
+}
 
-  private async authenticate(request: Request) {
-    if (!this.verifier)
-      throw new NotFoundException({ error: 'not_found', message: 'no token source is configured' });
-    const token = extractAccessToken(request.headers, request.originalUrl);
-    if (!token)
-      throw new UnauthorizedException({ error: 'unauthorized', message: 'a bearer token is required' });
-    try {
-      const claims = await this.verifier.verify(token);
-      assertHubPolicy(claims);
-      if (!isGuid(claims.sub)) throw new AuthError('missing-claim');
-      const deviceType = parseDeviceType(claims.devicetype);
-      if (deviceType === undefined) throw invalid('devicetype', 'the token names no device type');
-      return {
-        userId: claims.sub.toLowerCase(),
-        deviceType: deviceType as number,
-        clientType: clientTypeOf(deviceType),
-        organizationIds: [
-          ...claims.orgowner,
-          ...claims.orgadmin,
-          ...claims.orguser,
-          ...claims.orgcustom,
-        ].filter(isGuid),
-      };
-    } catch (error) {
-      if (error instanceof AuthError) {
-        const body = { error: error.reason, message: error.message };
-        throw error.status === 403 ? new ForbiddenException(body) : new UnauthorizedException(body);
-      }
-      throw error;
-    }
-  }
+/** What registering a device needs from its user's token; `400` when the token names no device type. */
+function deviceUserOf(identity: UserIdentity) {
+  const deviceType = parseDeviceType(identity.devicetype);
+  if (deviceType === undefined) throw invalid('devicetype', 'the token names no device type');
+  return {
+    userId: identity.sub.toLowerCase(),
+    deviceType: deviceType as number,
+    clientType: clientTypeOf(deviceType),
+    organizationIds: [
+      ...identity.orgowner,
+      ...identity.orgadmin,
+      ...identity.orguser,
+      ...identity.orgcustom,
+    ].filter(isGuid),
+  };
 }
 
 /**

@@ -5,10 +5,12 @@ import { HttpException } from '@nestjs/common';
 import { type Request } from 'express';
 import { pino } from 'pino';
 
+import { authenticateRequest } from '@herald/auth';
 import { type Database } from '@herald/persistence';
 
 import { RelayTokensService } from '../services/relay-tokens.service';
 import { IdentityController } from './identity.controller';
+import { RelayStrategy } from './relay.strategy';
 
 const installationId = randomUUID();
 const installationKey = `key-${randomUUID()}`;
@@ -68,7 +70,9 @@ describe('POST /connect/token brute-force limit', () => {
     advance(1);
     const granted = await request('10.0.0.1', installationKey);
     expect(granted).toMatchObject({ status: 200, body: { token_type: 'Bearer', expires_in: 86_400 } });
-    expect(await tokens.verify((granted.body as { access_token: string }).access_token)).toBe(installationId);
+    const token = (granted.body as { access_token: string }).access_token;
+    const relayRequest = { headers: { authorization: `Bearer ${token}` } } as unknown as Request;
+    expect(await authenticateRequest(new RelayStrategy(tokens), relayRequest)).toEqual({ installationId });
   });
 
   it('counts every refused request, not only wrong keys', async () => {

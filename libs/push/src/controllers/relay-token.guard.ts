@@ -1,26 +1,27 @@
 import { type CanActivate, type ExecutionContext, Injectable, UnauthorizedException } from '@nestjs/common';
 import { type Request } from 'express';
 
-import { RelayTokensService } from '../services/relay-tokens.service';
+import { authenticateRequest, AuthError } from '@herald/auth';
 
-export type RelayRequest = Request & { installationId?: string };
+import { type RelayCaller, RelayStrategy } from './relay.strategy';
 
-/** The relay routes: a token from Herald's own `/connect/token`, scope `api.push`. */
+/** The relay routes: a token from Herald's own `/connect/token`; the caller reaches handlers as `request.user`. */
 @Injectable()
 export class RelayTokenGuard implements CanActivate {
-  constructor(private readonly tokens: RelayTokensService) {}
+  constructor(private readonly strategy: RelayStrategy) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const request = context.switchToHttp().getRequest<RelayRequest>();
-    const token = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
-    const installationId = token !== undefined ? await this.tokens.verify(token) : undefined;
-    if (!installationId) {
+    const request = context.switchToHttp().getRequest<Request>();
+    try {
+      request.user = await authenticateRequest<RelayCaller>(this.strategy, request);
+      return true;
+    } catch (error) {
+      if (!(error instanceof AuthError)) throw error;
+      // One answer for every refusal: which check failed is nothing a relay client acts on.
       throw new UnauthorizedException({
         error: 'invalid_token',
         message: 'a valid api.push access token is required',
       });
     }
-    request.installationId = installationId;
-    return true;
   }
 }

@@ -1,16 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import {
-  Body,
-  Controller,
-  ForbiddenException,
-  HttpCode,
-  Inject,
-  Post,
-  Put,
-  Req,
-  UseGuards,
-} from '@nestjs/common';
+import { Body, Controller, ForbiddenException, HttpCode, Inject, Post, Put, UseGuards } from '@nestjs/common';
 
 import {
   ClientType,
@@ -21,6 +11,7 @@ import {
   type PushJob,
   ValidationError,
 } from '@herald/contracts';
+import { AuthenticatedUser } from '@herald/auth';
 import { PUSH_QUEUE, type PushQueue } from '@herald/messaging';
 import { type PushProvider } from '@herald/persistence';
 import { InjectLogger, type Logger } from '@herald/platform';
@@ -36,7 +27,8 @@ import {
   optionalGuid,
   text,
 } from './request-validation';
-import { type RelayRequest, RelayTokenGuard } from './relay-token.guard';
+import { RelayTokenGuard } from './relay-token.guard';
+import { type RelayCaller } from './relay.strategy';
 
 /** Mobile DeviceTypes and the provider that reaches them. */
 function providerOf(type: number): PushProvider | undefined {
@@ -60,12 +52,12 @@ export class RelayController {
 
   @Post('register')
   @HttpCode(200)
-  async register(@Req() request: RelayRequest, @Body() body: unknown): Promise<void> {
+  async register(@AuthenticatedUser() caller: RelayCaller, @Body() body: unknown): Promise<void> {
     const type = integer(body, 'type', 0, 26);
     const provider = providerOf(type);
     if (!provider)
       throw invalid('type', 'only Android, iOS and AndroidAmazon devices register for mobile push');
-    const installationId = this.ownInstallation(request, optionalGuid(body, 'installationId'));
+    const installationId = this.ownInstallation(caller, optionalGuid(body, 'installationId'));
     await this.registrations.register({
       id: guid(body, 'deviceId'),
       userId: guid(body, 'userId'),
@@ -106,7 +98,7 @@ export class RelayController {
 
   @Post('send')
   @HttpCode(200)
-  async send(@Req() request: RelayRequest, @Body() body: unknown): Promise<void> {
+  async send(@AuthenticatedUser() caller: RelayCaller, @Body() body: unknown): Promise<void> {
     const type = field(body, 'type');
     if (!isPushType(type)) throw invalid('type', 'expected a PushType from 0 to 27');
     const rawPayload = field(body, 'payload');
@@ -122,7 +114,7 @@ export class RelayController {
     const userId = optionalGuid(body, 'userId');
     const organizationId = optionalGuid(body, 'organizationId');
     const installationId = optionalGuid(body, 'installationId');
-    if (installationId) this.ownInstallation(request, installationId);
+    if (installationId) this.ownInstallation(caller, installationId);
     const target = userId
       ? { kind: 'user' as const, id: userId }
       : organizationId
@@ -153,22 +145,21 @@ export class RelayController {
     };
     await this.queue.publishJob(job);
     this.logger.debug(
-      { jobId: job.jobId, type, target: target.kind, installationId: request.installationId },
+      { jobId: job.jobId, type, target: target.kind, installationId: caller.installationId },
       'relay send queued',
     );
   }
 
   /** An installation may only act on itself (Bitwarden's relay refuses other installation ids). */
-  private ownInstallation(request: RelayRequest, installationId: string | undefined): string {
-    const caller = request.installationId!;
-    if (installationId !== undefined && installationId !== caller) {
+  private ownInstallation(caller: RelayCaller, installationId: string | undefined): string {
+    if (installationId !== undefined && installationId !== caller.installationId) {
       throw new ForbiddenException({
         error: 'forbidden',
         message: 'installationId must be the caller’s own',
         field: 'installationId',
       });
     }
-    return caller;
+    return caller.installationId;
   }
 }
 

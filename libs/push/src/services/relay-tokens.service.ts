@@ -1,12 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { jwtVerify, SignJWT } from 'jose';
+import { SignJWT } from 'jose';
 
 import { type Database } from '@herald/persistence';
 
 import { PUSH_DATABASE } from '../push.tokens';
 
 const LIFETIME_SECONDS = 24 * 3600;
-const ISSUER = 'herald-push';
+/** The `iss` of relay tokens; the relay strategy accepts no other. */
+export const RELAY_TOKEN_ISSUER = 'herald-push';
 
 /**
  * Access tokens for installations calling Herald as their push relay (what Bitwarden's identity
@@ -26,23 +27,23 @@ export class RelayTokensService {
       scope: ['api.push'],
     })
       .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' })
-      .setIssuer(ISSUER)
+      .setIssuer(RELAY_TOKEN_ISSUER)
       .setIssuedAt()
       .setExpirationTime(`${LIFETIME_SECONDS}s`)
       .sign(await this.key());
     return { token, expiresIn: LIFETIME_SECONDS };
   }
 
-  /** The installation id the token was issued to, or undefined for any invalid token. */
-  async verify(token: string): Promise<string | undefined> {
-    try {
-      const { payload } = await jwtVerify(token, await this.key(), { issuer: ISSUER, algorithms: ['HS256'] });
-      const scope = payload.scope;
-      const scoped = Array.isArray(scope) && scope.includes('api.push');
-      return scoped && typeof payload.client_sub === 'string' ? payload.client_sub : undefined;
-    } catch {
-      return undefined;
-    }
+  /** The HS256 secret the relay strategy verifies tokens with. */
+  signingKey(): Promise<Buffer> {
+    return this.key();
+  }
+
+  /** The installation a verified token was issued to, or undefined when it does not grant `api.push`. */
+  installationOf(payload: Record<string, unknown>): string | undefined {
+    const scope = payload.scope;
+    const scoped = Array.isArray(scope) && scope.includes('api.push');
+    return scoped && typeof payload.client_sub === 'string' ? payload.client_sub : undefined;
   }
 
   private key(): Promise<Buffer> {
