@@ -15,7 +15,12 @@ import {
   HubName,
   PushType,
 } from '@herald/contracts';
-import { type DeliveryLog, MemoryBroker, type PresenceRecord } from '@herald/messaging';
+import {
+  type DeliveryLog,
+  type DeliverySubscriber,
+  MemoryBroker,
+  type PresenceRecord,
+} from '@herald/messaging';
 import { loadConfig } from '@herald/platform';
 import { CloseReason, SignalRServer, type SignalRServerOptions } from '@herald/signalr';
 
@@ -37,6 +42,8 @@ export interface GatewayCoreOptions {
   signalr?: Partial<SignalRServerOptions>;
   /** Wraps the delivery log the gateway reads (e.g. to hold a replay's reads). */
   deliveryLog?: (log: DeliveryLog) => DeliveryLog;
+  /** Wraps the delivery subscriber the gateway uses (e.g. to make a group's subscribe fail). */
+  deliverySubscriber?: (subscriber: DeliverySubscriber) => DeliverySubscriber;
 }
 
 /** Signs Bitwarden-shaped client tokens with one key made per test process. */
@@ -110,7 +117,9 @@ export class GatewayCore {
     const metrics = new Registry();
     const server = new SignalRServer(logger, options.signalr);
     const log = options.deliveryLog ? options.deliveryLog(broker.deliveryLog) : broker.deliveryLog;
-    const subscriber = broker.deliverySubscriber;
+    const subscriber = options.deliverySubscriber
+      ? options.deliverySubscriber(broker.deliverySubscriber)
+      : broker.deliverySubscriber;
     const replayState = new ReplayState(config);
     const writer = new FanOutWriter(replayState, metrics);
     const intake = new DeliveryIntake(writer, logger, metrics);
