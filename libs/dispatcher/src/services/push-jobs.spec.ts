@@ -14,7 +14,7 @@ function event(body: unknown): AnyHeraldEvent {
     id: 'event-1',
     ...parseSendRequest(body),
     acceptedAt: new Date(1000),
-  } as unknown as AnyHeraldEvent;
+  };
 }
 
 describe('pushJobsOf', () => {
