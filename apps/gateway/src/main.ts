@@ -1,9 +1,8 @@
 import 'reflect-metadata';
 
-import { type Server } from 'node:http';
-
-import { GatewayModule, gatewayConfigSchema, NotificationsHub } from '@herald/gateway';
+import { GatewayModule, gatewayConfigSchema } from '@herald/gateway';
 import { bootService, createLogger, loadConfig, runMain } from '@herald/platform';
+import { SignalRAdapter } from '@herald/signalr';
 
 const bootLogger = createLogger('gateway', 'info');
 
@@ -22,6 +21,6 @@ runMain(bootLogger, async () => {
         ? { cert: config.HERALD_TLS_CERT, key: config.HERALD_TLS_KEY }
         : undefined,
     corsOrigins: config.HERALD_CORS_ORIGINS,
-    afterListen: (app) => app.get(NotificationsHub).attach(app.getHttpServer() as Server),
+    webSocketAdapter: (app) => new SignalRAdapter(app),
   });
 });

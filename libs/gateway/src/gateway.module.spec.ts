@@ -1,15 +1,13 @@
-import { type Server } from 'node:http';
-
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
 
 import { EVENT_LOG, type EventLog } from '@herald/messaging';
 import { loadConfig } from '@herald/platform';
+import { SignalRAdapter } from '@herald/signalr';
 import { listenOnLoopback, type TestApp, TestIssuer } from '@herald/testing';
 
 import { gatewayConfigSchema } from './config/gateway.config';
 import { GatewayModule } from './gateway.module';
-import { NotificationsHub } from './hubs/notifications.hub';
 
 describe('GatewayModule on the memory engine', () => {
   let service: TestApp;
@@ -19,7 +17,9 @@ describe('GatewayModule on the memory engine', () => {
     const config = loadConfig(gatewayConfigSchema, { HERALD_JWT_PUBLIC_KEY: issuer.publicKeyPem });
     service = await listenOnLoopback(
       GatewayModule.forRoot({ config, logger: pino({ level: 'silent' }), messaging: { engine: 'memory' } }),
-      (app) => app.get(NotificationsHub).attach(app.getHttpServer() as Server),
+      undefined,
+      undefined,
+      (app) => new SignalRAdapter(app),
     );
   });
 

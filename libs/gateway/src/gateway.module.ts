@@ -11,7 +11,10 @@ import { ControlController } from './controllers/control.controller';
 import { NegotiateController } from './controllers/negotiate.controller';
 import { SendController } from './controllers/send.controller';
 import { GATEWAY_CONFIG } from './gateway.tokens';
-import { NotificationsHub } from './hubs/notifications.hub';
+import { AnonymousHubGateway } from './hubs/anonymous-hub.gateway';
+import { HubAdmission } from './hubs/hub-admission';
+import { AnonymousHubAuthorizer, UserHubAuthorizer } from './hubs/hub.authorizers';
+import { NotificationsHubGateway } from './hubs/notifications-hub.gateway';
 import { CatchUpService } from './services/catch-up.service';
 import { ConnectionRegistry } from './services/connection-registry.service';
 import { HeartbeatService } from './services/heartbeat.service';
@@ -50,7 +53,10 @@ function tokenKeys(config: GatewayConfig): KeySourceOptions {
   };
 }
 
-/** The gateway: SignalR hubs, `/send`, negotiate and control; the broker from `MessagingModule`. */
+/**
+ * The gateway: the SignalR hubs (`@WebSocketGateway`s, served by `SignalRAdapter`, which the
+ * application installs), `/send`, negotiate and control; the broker from `MessagingModule`.
+ */
 @Module({})
 export class GatewayModule {
   static forRoot(options: GatewayModuleOptions): DynamicModule {
@@ -63,19 +69,23 @@ export class GatewayModule {
       ],
       controllers: [ClockController, ControlController, NegotiateController, SendController],
       providers: [
+        AnonymousHubAuthorizer,
+        AnonymousHubGateway,
         CatchUpService,
         ConnectionRegistry,
         DeliveryIntake,
         FanOutWriter,
         { provide: GATEWAY_CONFIG, useValue: config },
         HeartbeatService,
+        HubAdmission,
         // The internal routes' strategy (`/send`, disconnect); the hub still verifies with TokenVerifier.
         { provide: InternalJwtStrategy, useFactory: () => InternalJwtStrategy.create(tokenKeys(config)) },
-        NotificationsHub,
+        NotificationsHubGateway,
         PresenceRecorder,
         ReplayService,
         ReplayState,
         SessionsService,
+        UserHubAuthorizer,
         {
           provide: SignalRServer,
           useFactory: (logger: Logger) => new SignalRServer(logger.child({ component: 'signalr' })),

@@ -1,3 +1,4 @@
 export * from './config/gateway.config';
 export * from './gateway.module';
-export * from './hubs/notifications.hub';
+export * from './hubs/anonymous-hub.gateway';
+export * from './hubs/notifications-hub.gateway';

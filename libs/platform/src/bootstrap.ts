@@ -1,7 +1,13 @@
 import { type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
 
-import { type DynamicModule, type INestApplication, type InjectionToken, type Type } from '@nestjs/common';
+import {
+  type DynamicModule,
+  type INestApplication,
+  type InjectionToken,
+  type Type,
+  type WebSocketAdapter,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { type CustomTransportStrategy } from '@nestjs/microservices';
 import helmet from 'helmet';
@@ -20,8 +26,10 @@ export interface ServiceBootOptions {
   tls?: { key: string; cert: string };
   /** Origins allowed to call the HTTP API from a browser (with credentials); none when empty. */
   corsOrigins?: string[];
-  /** Called after the HTTP server listens, e.g. to attach WebSocket upgrades. */
+  /** Called after the HTTP server listens. */
   afterListen?: (app: INestApplication) => Promise<void> | void;
+  /** The adapter that serves the module's `@WebSocketGateway`s, installed before the application starts. */
+  webSocketAdapter?: (app: INestApplication) => WebSocketAdapter;
   /**
    * The module's provider of a Nest transport strategy (a hybrid application): its
    * `@EventPattern` handlers start consuming once the HTTP server listens; on SIGTERM the strategy
@@ -54,6 +62,9 @@ export async function bootService(options: ServiceBootOptions): Promise<INestApp
   );
   if (options.corsOrigins && options.corsOrigins.length > 0) {
     app.enableCors({ origin: options.corsOrigins, credentials: true, maxAge: 600 });
+  }
+  if (options.webSocketAdapter) {
+    app.useWebSocketAdapter(options.webSocketAdapter(app));
   }
   if (options.transport) {
     app.connectMicroservice({ strategy: app.get<CustomTransportStrategy>(options.transport) });

@@ -1,7 +1,12 @@
 import { type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
 
-import { type DynamicModule, type INestApplication, type InjectionToken } from '@nestjs/common';
+import {
+  type DynamicModule,
+  type INestApplication,
+  type InjectionToken,
+  type WebSocketAdapter,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { type CustomTransportStrategy } from '@nestjs/microservices';
 
@@ -15,15 +20,18 @@ export interface TestApp {
 
 /**
  * Boots a service's root module on port 0 (no signal handlers, no Nest logs), then runs
- * `afterListen` (e.g. attaching a hub to the HTTP server) and, for a hybrid application, starts
- * the module's transport strategy (`transport`, its provider token) as `bootService` does.
+ * `afterListen` and, for a hybrid application, starts
+ * the module's transport strategy (`transport`, its provider token) as `bootService` does; a
+ * `webSocketAdapter` for the module's gateways is installed before the application starts.
  */
 export async function listenOnLoopback(
   module: DynamicModule,
   afterListen?: (app: INestApplication) => Promise<void> | void,
   transport?: InjectionToken,
+  webSocketAdapter?: (app: INestApplication) => WebSocketAdapter,
 ): Promise<TestApp> {
   const app = await NestFactory.create(module, { logger: false });
+  if (webSocketAdapter) app.useWebSocketAdapter(webSocketAdapter(app));
   if (transport) app.connectMicroservice({ strategy: app.get<CustomTransportStrategy>(transport) });
   await app.listen(0, '127.0.0.1');
   await afterListen?.(app);

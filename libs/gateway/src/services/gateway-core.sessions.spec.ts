@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 
 import { PushType } from '@herald/contracts';
-import { type DeliveryLog } from '@herald/messaging';
+import { type DeliveryLog, type DeliverySubscriber } from '@herald/messaging';
 import { eventually } from '@herald/testing';
 
 import { GatewayCore, newId } from '../testing/gateway-core.fixture';
@@ -24,6 +24,42 @@ describe('gateway core: sessions and replay (memory engine)', () => {
       expect(await gateway.presence(user, device)).toMatchObject({ state: 'disconnected' });
     });
   }
+
+  it('undoes every step of a connection whose setup failed: no membership, no subscription left', async () => {
+    const failing = new Set<string>();
+    core = await GatewayCore.start({
+      deliverySubscriber: (inner) =>
+        new Proxy(inner, {
+          get(target, key) {
+            if (key === 'subscribe') {
+              const subscribe: DeliverySubscriber['subscribe'] = (kind, id, handler) =>
+                failing.has(id)
+                  ? Promise.reject(new Error('flush rejected during a reconnect'))
+                  : target.subscribe(kind, id, handler);
+              return subscribe;
+            }
+            const value: unknown = Reflect.get(target, key);
+            return typeof value === 'function'
+              ? (value as (...args: unknown[]) => unknown).bind(target)
+              : value;
+          },
+        }),
+    });
+    const [user, device, organization] = [newId(), newId(), newId()];
+    failing.add(organization);
+    const groupsBefore = await core.metric('herald_gateway_subscribed_groups');
+    await expect(core.connect(user, device, [organization])).rejects.toThrow(/handshake refused/);
+    // The user's group was subscribed for the failed connection alone: it must be gone again.
+    await eventually(
+      async () => expect(await core!.metric('herald_gateway_subscribed_groups')).toBe(groupsBefore),
+      { timeoutMs: 2000 },
+    );
+    // A later connection of the same user is the only member its deliveries reach.
+    failing.delete(organization);
+    const client = await core.connect(user, newId());
+    await core.publish('user', user, 'after');
+    expect(await client.received(1)).toEqual(['after']);
+  });
 
   it('delivers live, records where a device stopped, and replays what it missed on reconnect', async () => {
     core = await GatewayCore.start();

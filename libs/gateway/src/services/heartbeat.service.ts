@@ -5,10 +5,11 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy }
 import { type GatewayHeartbeat } from '@herald/contracts';
 import { GATEWAY_DIRECTORY, type GatewayDirectory } from '@herald/messaging';
 import { heraldVersion, InjectLogger, type Logger } from '@herald/platform';
-import { CloseReason, SignalRServer } from '@herald/signalr';
+import { CloseReason } from '@herald/signalr';
 
 import { type GatewayConfig } from '../config/gateway.config';
 import { GATEWAY_CONFIG } from '../gateway.tokens';
+import { NotificationsHubGateway } from '../hubs/notifications-hub.gateway';
 import { ConnectionRegistry } from './connection-registry.service';
 import { SessionsService } from './sessions.service';
 import { WatermarkService } from './watermark.service';
@@ -27,7 +28,7 @@ export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy
   private previous = { at: Date.now(), deliveries: 0, bytes: 0 };
 
   constructor(
-    private readonly server: SignalRServer,
+    private readonly hubs: NotificationsHubGateway,
     private readonly registry: ConnectionRegistry,
     private readonly sessions: SessionsService,
     private readonly watermark: WatermarkService,
@@ -57,14 +58,14 @@ export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy
       startedAt: this.startedAt,
       at: now,
       connections: {
-        hub: this.server.connectionsOf('hub'),
-        'anonymous-hub': this.server.connectionsOf('anonymous-hub'),
+        hub: this.hubs.connectionsOf('hub'),
+        'anonymous-hub': this.hubs.connectionsOf('anonymous-hub'),
       },
       users: this.registry.userCount,
       subscriptions: this.registry.groupCount,
       deliveriesPerSecond: round((totals.deliveries - this.previous.deliveries) / seconds),
       bytesPerSecond: round((totals.bytes - this.previous.bytes) / seconds),
-      slowClosed: this.server.closedByReason.get(CloseReason.SlowConsumer) ?? 0,
+      slowClosed: this.hubs.closedFor(CloseReason.SlowConsumer),
       replays: this.sessions.replaysServed,
       watermark: this.watermark.current,
     };

@@ -66,7 +66,15 @@ export class SessionsService {
   async opened(connection: GatewayConnection): Promise<void> {
     const device = isDeviceConnection(connection) ? connection : undefined;
     if (device) this.replayState.hold(device);
-    await this.registry.join(connection, this.groups(connection));
+    try {
+      await this.registry.join(connection, this.groups(connection));
+    } catch (error) {
+      // The connection is refused: undo every step, so that no group keeps it as a member, no
+      // subscription made for it alone stays, and its held buffer is dropped.
+      this.registry.leave(connection, this.groups(connection));
+      this.replayState.forget(connection);
+      throw error;
+    }
     if (!device) return;
     this.byId.set(device.id, device);
     const { userId, deviceIdentifier } = device.identity;

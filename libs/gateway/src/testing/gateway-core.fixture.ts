@@ -15,12 +15,26 @@ import {
   HubName,
   PushType,
 } from '@herald/contracts';
-import { type DeliveryLog, MemoryBroker, type PresenceRecord } from '@herald/messaging';
+import {
+  type DeliveryLog,
+  type DeliverySubscriber,
+  MemoryBroker,
+  type PresenceRecord,
+} from '@herald/messaging';
 import { loadConfig } from '@herald/platform';
-import { CloseReason, SignalRServer, type SignalRServerOptions } from '@herald/signalr';
+import {
+  CloseReason,
+  hubOfGateway,
+  SignalRServer,
+  type SignalRServerOptions,
+  signalRGatewayOptionsOf,
+} from '@herald/signalr';
 
 import { type GatewayConfig, gatewayConfigSchema } from '../config/gateway.config';
-import { NotificationsHub } from '../hubs/notifications.hub';
+import { AnonymousHubGateway } from '../hubs/anonymous-hub.gateway';
+import { HubAdmission } from '../hubs/hub-admission';
+import { AnonymousHubAuthorizer, UserHubAuthorizer } from '../hubs/hub.authorizers';
+import { NotificationsHubGateway } from '../hubs/notifications-hub.gateway';
 import { CatchUpService } from '../services/catch-up.service';
 import { ConnectionRegistry } from '../services/connection-registry.service';
 import { DeliveryIntake } from '../services/delivery-intake';
@@ -37,6 +51,8 @@ export interface GatewayCoreOptions {
   signalr?: Partial<SignalRServerOptions>;
   /** Wraps the delivery log the gateway reads (e.g. to hold a replay's reads). */
   deliveryLog?: (log: DeliveryLog) => DeliveryLog;
+  /** Wraps the delivery subscriber the gateway uses (e.g. to make a group's subscribe fail). */
+  deliverySubscriber?: (subscriber: DeliverySubscriber) => DeliverySubscriber;
 }
 
 /** Signs Bitwarden-shaped client tokens with one key made per test process. */
@@ -90,7 +106,7 @@ export class GatewayCore {
   private constructor(
     readonly broker: MemoryBroker,
     readonly server: SignalRServer,
-    readonly hub: NotificationsHub,
+    readonly hub: NotificationsHubGateway,
     readonly watermark: WatermarkService,
     readonly catchUp: CatchUpService,
     readonly metrics: Registry,
@@ -110,7 +126,9 @@ export class GatewayCore {
     const metrics = new Registry();
     const server = new SignalRServer(logger, options.signalr);
     const log = options.deliveryLog ? options.deliveryLog(broker.deliveryLog) : broker.deliveryLog;
-    const subscriber = broker.deliverySubscriber;
+    const subscriber = options.deliverySubscriber
+      ? options.deliverySubscriber(broker.deliverySubscriber)
+      : broker.deliverySubscriber;
     const replayState = new ReplayState(config);
     const writer = new FanOutWriter(replayState, metrics);
     const intake = new DeliveryIntake(writer, logger, metrics);
@@ -140,12 +158,31 @@ export class GatewayCore {
     );
     const catchUp = new CatchUpService(registry, writer, watermark, log, subscriber, logger, metrics);
     const verifier = await TokenVerifier.create({ publicKey: issuer.publicKeyPem });
-    const hub = new NotificationsHub(config, logger, verifier, sessions, broker.control, server, metrics);
+    // What `SignalRAdapter` does in an application: each gateway and its authorizer make a hub,
+    // and the gateway gets the server handle.
+    const admission = new HubAdmission(config);
+    const hub = new NotificationsHubGateway(config, logger, sessions, broker.control, metrics);
+    const anonymous = new AnonymousHubGateway(sessions, logger);
+    server.addHub(
+      hubOfGateway(
+        signalRGatewayOptionsOf(NotificationsHubGateway)!,
+        hub,
+        new UserHubAuthorizer(config, verifier, admission),
+      ),
+    );
+    server.addHub(
+      hubOfGateway(
+        signalRGatewayOptionsOf(AnonymousHubGateway)!,
+        anonymous,
+        new AnonymousHubAuthorizer(config, admission),
+      ),
+    );
+    hub.server = server;
     await hub.onApplicationBootstrap();
     catchUp.onApplicationBootstrap();
     await watermark.refresh();
     const http = createServer((_request, response) => response.writeHead(404).end());
-    hub.attach(http);
+    server.attach(http);
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     return new GatewayCore(broker, server, hub, watermark, catchUp, metrics, http, issuer);
   }

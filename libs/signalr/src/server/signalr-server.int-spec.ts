@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { type AddressInfo } from 'node:net';
+import { type AddressInfo, connect as connectTcp } from 'node:net';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
@@ -61,6 +61,11 @@ describe('SignalRServer on the wire', () => {
   const clients: RawClient[] = [];
   let setupGate: Promise<void> = Promise.resolve();
   let setupsStarted = 0;
+  let slowAuthorize: { started: number; gate: Promise<void>; releases: number } = {
+    started: 0,
+    gate: Promise.resolve(),
+    releases: 0,
+  };
 
   const open = async (path = '/hub', headers?: Record<string, string>) => {
     const client = await RawClient.open(`${url}${path}`, headers);
@@ -93,6 +98,21 @@ describe('SignalRServer on the wire', () => {
         connected.push(connection);
       },
       onDisconnected: (connection) => disconnected.push(connection),
+    });
+    server.addHub<string>({
+      name: 'slow-authorize',
+      paths: ['/slow-authorize'],
+      authorize: async () => {
+        slowAuthorize.started += 1;
+        await slowAuthorize.gate;
+        return {
+          accept: true as const,
+          identity: 'slow',
+          release: () => (slowAuthorize.releases += 1),
+        };
+      },
+      onConnected: () => Promise.resolve(),
+      onDisconnected: () => undefined,
     });
     server.attach(http);
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
@@ -201,6 +221,52 @@ describe('SignalRServer on the wire', () => {
           .map((c) => c.closeReason),
       ).toEqual(['frame-too-large']),
     );
+  });
+
+  it('releases what the authorizer reserved when the client resets while it is authorized', async () => {
+    let letThrough!: () => void;
+    slowAuthorize = {
+      started: 0,
+      gate: new Promise((resolve) => (letThrough = resolve)),
+      releases: 0,
+    };
+    const port = (http.address() as AddressInfo).port;
+    const socket = connectTcp(port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.write(
+      'GET /slow-authorize HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    await eventually(() => expect(slowAuthorize.started).toBe(1));
+    socket.resetAndDestroy();
+    await new Promise((resolve) => socket.once('close', resolve));
+    letThrough();
+    await eventually(() => expect(slowAuthorize.releases).toBe(1));
+  });
+
+  it('bounds the frames queued while the hub sets the connection up', async () => {
+    setupGate = new Promise(() => undefined);
+    const started = setupsStarted;
+    const client = await open();
+    client.send(MSGPACK_HANDSHAKE);
+    await eventually(() => expect(setupsStarted).toBeGreaterThan(started));
+    const ping = Buffer.from([0x02, 0x91, 0x06]);
+    for (let i = 0; i < 4000; i += 1) client.send(ping);
+    await eventually(() => expect(client.closed).toBe(true));
+    expect(client.frames).toEqual([]);
+  });
+
+  it('closes a connection whose setup does not finish within the handshake timeout', async () => {
+    setupGate = new Promise(() => undefined);
+    const timeouts = () => server.closedByReason.get(CloseReason.HandshakeTimeout) ?? 0;
+    const before = timeouts();
+    const started = setupsStarted;
+    const client = await open();
+    client.send(MSGPACK_HANDSHAKE);
+    await eventually(() => expect(setupsStarted).toBeGreaterThan(started));
+    await eventually(() => expect(client.closed).toBe(true), { timeoutMs: 8000 });
+    expect(client.frames).toEqual([]);
+    expect(timeouts()).toBe(before + 1);
   });
 
   it('refuses an unsupported protocol with an error reply and closes', async () => {

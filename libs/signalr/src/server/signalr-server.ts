@@ -156,6 +156,15 @@ export class SignalRServer {
 
   private async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
+    // Listened to from the start: a client may reset while it is being authorized, and whatever
+    // the authorizer reserved must still be released.
+    let socketClosed = false;
+    let adopted = false;
+    let onSocketGone: () => void = () => undefined;
+    socket.once('close', () => {
+      socketClosed = true;
+      if (!adopted) onSocketGone();
+    });
     const url = new URL(request.url ?? '/', 'http://localhost');
     const hub = this.hubs.get(url.pathname.replace(/\/+$/, ''));
     if (!hub) {
@@ -179,6 +188,10 @@ export class SignalRServer {
       return rejectUpgrade(socket, result.status, result.reason);
     }
     const release = once(result.release);
+    if (socketClosed) {
+      release();
+      return;
+    }
     // A negotiated client names its connection with `id`; one that skipped negotiate does not.
     const token = url.searchParams.get('id');
     let connectionId = randomBytes(16).toString('base64url');
@@ -191,20 +204,15 @@ export class SignalRServer {
       }
       connectionId = claim.connectionId;
     }
-    let adopted = false;
-    socket.once('close', () => {
-      if (!adopted) {
-        release();
-        if (token !== null) this.negotiations.release(token);
-      }
+    const gone = once(() => {
+      release();
+      if (token !== null) this.negotiations.release(token);
     });
+    onSocketGone = gone;
     const identity = result.identity;
     this.webSockets.handleUpgrade(request, socket, head, (webSocket) => {
       adopted = true;
-      this.open(hub, connectionId, identity, request, webSocket, () => {
-        release();
-        if (token !== null) this.negotiations.release(token);
-      });
+      this.open(hub, connectionId, identity, request, webSocket, gone);
     });
   }
 
@@ -229,8 +237,10 @@ export class SignalRServer {
     );
     this.connections.add(connection);
     let handshakeBuffer: Buffer = Buffer.alloc(0);
-    // Frames that arrive while the hub sets the connection up wait here, in order.
+    // Frames that arrive while the hub sets the connection up wait here, in order, up to one
+    // frame's worth of bytes.
     let pending: Buffer[] | undefined;
+    let pendingBytes = 0;
     webSocket.on('message', (data: RawData) => {
       const frame = toBuffer(data);
       connection.lastReceivedAt = this.clock();
@@ -248,6 +258,15 @@ export class SignalRServer {
       }
       if (connection.state === 'closed') return;
       if (pending) {
+        pendingBytes += frame.length;
+        if (pendingBytes > this.options.maxFrameBytes) {
+          this.closeConnection(
+            connection,
+            CloseReason.ProtocolViolation,
+            `More than ${this.options.maxFrameBytes} bytes arrived before the handshake was answered.`,
+          );
+          return;
+        }
         pending.push(frame);
         return;
       }
@@ -255,6 +274,7 @@ export class SignalRServer {
       const remaining = this.readHandshake(connection, webSocket, handshakeBuffer);
       if (remaining === undefined) return;
       pending = remaining.length > 0 ? [remaining] : [];
+      pendingBytes = remaining.length;
       void this.completeHandshake(hub, connection, webSocket).then(() => {
         for (const queued of pending ?? []) {
           if (connection.state !== 'connected') break;
@@ -413,14 +433,14 @@ export class SignalRServer {
     this.negotiations.expire(now);
     for (const connection of this.connections) {
       if (connection.state === 'handshaking') {
-        if (
-          now - connection.openedAt >= this.options.handshakeTimeoutMs &&
-          connection.protocol === undefined
-        ) {
+        // Covers both a handshake that never arrives and a hub setup that never finishes.
+        if (now - connection.openedAt >= this.options.handshakeTimeoutMs) {
           this.closeConnection(
             connection,
             CloseReason.HandshakeTimeout,
-            'Handshake was not received in time.',
+            connection.protocol === undefined
+              ? 'Handshake was not received in time.'
+              : 'The connection was not set up in time.',
           );
         }
         continue;
