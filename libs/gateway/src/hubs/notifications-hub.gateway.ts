@@ -85,6 +85,14 @@ export class NotificationsHubGateway
     if (!this.server) return;
     this.server.stopAccepting();
     await this.sessions.drain(this.server.liveConnections());
-    this.server.shutdown(CloseReason.ServerShutdown, true);
+    // The drain recorded that each device had everything up to a fresh watermark: true once the
+    // client read it, which it shows by answering the closing handshake. One that does not in
+    // time is recorded as an ordinary close would be (up to its last sign of life) before its
+    // socket is dropped, so a later reconnect replays what it may not have read. Waiting here
+    // also keeps the process alive until the frames are out: exiting with unread data pending
+    // resets the connections, and a reset makes the client drop what it had not read yet.
+    const unconfirmed = await this.server.shutdown(CloseReason.ServerShutdown, true);
+    await this.sessions.rewind(unconfirmed);
+    for (const connection of unconfirmed) connection.terminate();
   }
 }

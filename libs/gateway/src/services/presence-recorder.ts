@@ -67,6 +67,19 @@ export class PresenceRecorder {
     this.logger.info({ devices: writes.length, failed }, 'recorded where every device stopped');
   }
 
+  /** After a drain: rewrites the records of connections whose client did not confirm the close. */
+  async rewind(entries: [DeviceConnection, number][]): Promise<void> {
+    if (entries.length === 0) return;
+    const results = await Promise.allSettled(
+      entries.map(([connection, resumeSequence]) => this.disconnected(connection, resumeSequence)),
+    );
+    const failed = results.filter((result) => result.status === 'rejected').length;
+    this.logger.warn(
+      { devices: entries.length, failed },
+      'clients did not confirm the close; recorded them up to their last sign of life',
+    );
+  }
+
   private disconnected(connection: DeviceConnection, resumeSequence: number): Promise<void> {
     const { userId, deviceIdentifier } = connection.identity;
     return this.presence.markDisconnected(userId, deviceIdentifier, {

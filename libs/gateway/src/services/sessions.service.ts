@@ -173,6 +173,22 @@ export class SessionsService {
     return this.recorder.drain(devicesAmong(connections));
   }
 
+  /**
+   * After a drain, for connections whose client did not confirm the close: record them as an
+   * ordinary close would (up to their last sign of life, or their unfinished replay's start).
+   */
+  rewind(connections: Iterable<HubConnection<unknown>>): Promise<void> {
+    const entries: [DeviceConnection, number][] = [];
+    for (const connection of devicesAmong(connections)) {
+      const resume = this.replayState.resumeOf(connection);
+      entries.push([
+        connection,
+        resume ? (resume.from ?? 0) : this.watermark.asOf(connection.lastReceivedAt),
+      ]);
+    }
+    return this.recorder.rewind(entries);
+  }
+
   /** Closes every connection of a user held by this gateway. */
   disconnectUser(userId: string, reason: string): number {
     const connections = this.registry.membersOf({ kind: 'user', id: userId });

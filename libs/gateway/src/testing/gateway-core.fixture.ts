@@ -258,7 +258,7 @@ export class GatewayCore {
     for (const client of this.clients) client.terminate();
     this.catchUp.onModuleDestroy();
     this.watermark.onModuleDestroy();
-    this.server.shutdown(CloseReason.ServerShutdown, true);
+    void this.server.shutdown(CloseReason.ServerShutdown, true);
     this.http.closeAllConnections();
     await new Promise((resolve) => this.http.close(resolve));
     await this.broker.close();

@@ -20,6 +20,11 @@ export class HubConnection<TIdentity = unknown> {
   setup: Promise<void> | undefined;
   /** When the hub's periodic invocation was last sent (monotonic ms). */
   lastPeriodicAt: number;
+  /**
+   * Resolves once the socket is gone: true when the client answered the WebSocket closing
+   * handshake (so it had read everything written before the close), false when it went without.
+   */
+  readonly gone: Promise<boolean>;
 
   constructor(
     readonly id: string,
@@ -35,6 +40,8 @@ export class HubConnection<TIdentity = unknown> {
     this.lastPeriodicAt = now;
     this.lastReceivedAt = now;
     this.lastSentAt = now;
+    // 1006: closed without a closing handshake (reset, terminated, or the peer vanished).
+    this.gone = new Promise((resolve) => socket.once('close', (code: number) => resolve(code !== 1006)));
   }
 
   /** Outbound bytes queued for this socket that the operating system has not taken yet. */
@@ -87,6 +94,11 @@ export class HubConnection<TIdentity = unknown> {
     this.socket.close(1000);
     // A peer that never answers the closing handshake must not hold the socket open.
     setTimeout(() => this.socket.terminate(), 5000).unref();
+  }
+
+  /** Drops the socket at once, without waiting for the closing handshake. */
+  terminate(): void {
+    this.socket.terminate();
   }
 
   /** For the transport only: marks the connection closed without writing. */

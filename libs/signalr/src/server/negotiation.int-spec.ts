@@ -82,7 +82,7 @@ describe('SignalRServer negotiate, periodic invocations and admission', () => {
   });
 
   afterAll(async () => {
-    server.shutdown(CloseReason.ServerShutdown, false);
+    await server.shutdown(CloseReason.ServerShutdown, false);
     await new Promise((resolve) => http.close(resolve));
   });
 

@@ -125,7 +125,7 @@ describe('SignalRServer on the wire', () => {
   });
 
   afterAll(async () => {
-    server.shutdown(CloseReason.ServerShutdown, false);
+    await server.shutdown(CloseReason.ServerShutdown, false);
     await new Promise((resolve) => http.close(resolve));
   });
 

@@ -18,6 +18,12 @@ import { CloseReason } from './close-reason';
 import { DEFAULT_SIGNALR_OPTIONS, type HubDefinition, type SignalRServerOptions } from './hub-definition';
 import { type NegotiateResponse, NegotiationRegistry } from './negotiation-registry';
 
+/**
+ * How long a shutdown waits for clients to answer the closing handshake: under the 5 s after which
+ * a closing connection terminates itself, so the caller can act on the late ones first.
+ */
+const SHUTDOWN_GRACE_MS = 3000;
+
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
@@ -114,18 +120,34 @@ export class SignalRServer {
 
   /**
    * Stops taking new connections and closes every open one with a Close message; with
-   * `allowReconnect`, clients are told to come back (to another gateway).
+   * `allowReconnect`, clients are told to come back (to another gateway). Then waits, up to
+   * `graceMs`, for every client to answer the WebSocket closing handshake: one that answered has
+   * read everything written to it before the Close. Resolves with the connections that did not
+   * (still open at the deadline, or gone without the handshake); those still open are dropped by
+   * their own terminate timer, or by the caller's `terminate()` once it has acted on them.
    */
-  shutdown(reason: CloseReason, allowReconnect: boolean): void {
+  async shutdown(
+    reason: CloseReason,
+    allowReconnect: boolean,
+    graceMs = SHUTDOWN_GRACE_MS,
+  ): Promise<HubConnection<unknown>[]> {
     this.accepting = false;
     if (this.timer) {
       clearInterval(this.timer);
       this.timer = undefined;
     }
-    for (const connection of this.connections) {
+    const open: HubConnection<unknown>[] = [...this.connections];
+    for (const connection of open) {
       connection.close(reason, allowReconnect ? undefined : 'Server is shutting down.', allowReconnect);
     }
     this.webSockets.close();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), graceMs);
+    });
+    const answered = await Promise.all(open.map((connection) => Promise.race([connection.gone, deadline])));
+    clearTimeout(timer);
+    return open.filter((_connection, index) => !answered[index]);
   }
 
   /**

@@ -61,7 +61,7 @@ export class SignalRAdapter implements WebSocketAdapter<SignalRServer, HubConnec
 
   close(server: SignalRServer): void {
     // Normally done already by the gateway's own shutdown hook, which tells clients to reconnect.
-    server.shutdown(CloseReason.ServerShutdown, true);
+    void server.shutdown(CloseReason.ServerShutdown, true);
   }
 
   dispose(): void {
