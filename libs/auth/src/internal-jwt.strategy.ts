@@ -2,11 +2,10 @@ import { PassportStrategy } from '@nestjs/passport';
 import { type Request } from 'express';
 import { Strategy } from 'passport-jwt';
 
-import { AuthError } from './auth.error';
 import { BearerTokenVerification, type BearerTokenOptions } from './bearer-token.verification';
 import { type VerifiedClaims } from './claims';
 import { assertScope } from './policy';
-import { settleFromCache } from './strategy-authentication';
+import { authenticateCached } from './strategy-authentication';
 
 /**
  * Tokens of Herald's internal callers (the vault API's `internal.Api` client on `/send`, cluster
@@ -23,15 +22,9 @@ export class InternalJwtStrategy extends PassportStrategy(Strategy, 'herald-inte
 
   /** A token verified before is answered from the cache; any other goes through passport-jwt. */
   override authenticate(request: Request, options?: unknown): void {
-    const token = this.verification.tokenOf(request);
-    const cached = token === undefined ? undefined : this.verification.cached(token);
-    if (token === undefined) {
-      this.fail(new AuthError('missing-token'), 401);
-    } else if (cached === undefined) {
-      super.authenticate(request, options);
-    } else {
-      settleFromCache(this, () => admitInternal(cached));
-    }
+    authenticateCached(this, this.verification, request, admitInternal, () =>
+      super.authenticate(request, options),
+    );
   }
 
   validate(request: Request, payload: unknown): VerifiedClaims {

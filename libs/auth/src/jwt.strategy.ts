@@ -2,11 +2,10 @@ import { PassportStrategy } from '@nestjs/passport';
 import { type Request } from 'express';
 import { Strategy } from 'passport-jwt';
 
-import { AuthError } from './auth.error';
 import { BearerTokenVerification, type BearerTokenOptions } from './bearer-token.verification';
 import { type VerifiedClaims } from './claims';
 import { assertHubPolicy } from './policy';
-import { settleFromCache } from './strategy-authentication';
+import { authenticateCached } from './strategy-authentication';
 
 /** A signed-in user: verified claims that passed Bitwarden's policy, so `sub` is present. */
 export type UserIdentity = VerifiedClaims & { sub: string };
@@ -28,15 +27,9 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'herald-jwt') {
 
   /** A token verified before is answered from the cache; any other goes through passport-jwt. */
   override authenticate(request: Request, options?: unknown): void {
-    const token = this.verification.tokenOf(request);
-    const cached = token === undefined ? undefined : this.verification.cached(token);
-    if (token === undefined) {
-      this.fail(new AuthError('missing-token'), 401);
-    } else if (cached === undefined) {
-      super.authenticate(request, options);
-    } else {
-      settleFromCache(this, () => admitUser(cached));
-    }
+    authenticateCached(this, this.verification, request, admitUser, () =>
+      super.authenticate(request, options),
+    );
   }
 
   validate(request: Request, payload: unknown): UserIdentity {

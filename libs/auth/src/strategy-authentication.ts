@@ -10,7 +10,8 @@ import passport from 'passport';
 import { type Strategy } from 'passport-jwt';
 
 import { AuthError } from './auth.error';
-import { refusalOf } from './bearer-token.verification';
+import { type BearerTokenVerification, refusalOf } from './bearer-token.verification';
+import { type VerifiedClaims } from './claims';
 
 /**
  * Runs `strategy` against `request` through passport and resolves with the identity its
@@ -63,12 +64,29 @@ export function httpRefusal(error: AuthError): HttpException {
   return error.status === 403 ? new ForbiddenException(body) : new UnauthorizedException(body);
 }
 
-/** Settles a request answered from the cache: the policy's identity, or its refusal. */
-export function settleFromCache(strategy: Strategy, admit: () => unknown): void {
-  try {
-    strategy.success(admit());
-  } catch (error) {
-    strategy.error(error as Error);
+/**
+ * A bearer strategy's `authenticate`: a token verified before is answered from the cache (the
+ * policy `admit` still runs on every request); any other goes through passport-jwt (`verify`).
+ */
+export function authenticateCached(
+  strategy: Strategy,
+  verification: BearerTokenVerification,
+  request: Request,
+  admit: (claims: VerifiedClaims) => unknown,
+  verify: () => void,
+): void {
+  const token = verification.tokenOf(request);
+  const cached = token === undefined ? undefined : verification.cached(token);
+  if (token === undefined) {
+    strategy.fail(new AuthError('missing-token'), 401);
+  } else if (cached === undefined) {
+    verify();
+  } else {
+    try {
+      strategy.success(admit(cached));
+    } catch (error) {
+      strategy.error(error as Error);
+    }
   }
 }
 
