@@ -124,6 +124,24 @@ describe('gateway core: sessions and replay (memory engine)', () => {
     expect(client.close).toEqual({ error: undefined, allowReconnect: true });
   });
 
+  it('drain: a client that does not answer the close is recorded up to its last sign of life', async () => {
+    core = await GatewayCore.start();
+    const [user, device] = [newId(), newId()];
+    const client = await core.connect(user, device);
+    await core.publish('user', user, 'seen');
+    await client.received(1);
+    await core.settle(client);
+    const heard = await core.lastSequence();
+    // The client stops reading: what is written from now on may never be read.
+    client.socket.pause();
+    await core.publish('user', user, 'unread');
+    await core.hub.beforeApplicationShutdown();
+    // Not the drain's fresh watermark (which counts 'unread' as handed over): a reconnect replays it.
+    expect(await core.presence(user, device)).toMatchObject({ state: 'disconnected', resumeSequence: heard });
+    expect(heard).toBeLessThan(await core.lastSequence());
+    client.socket.resume();
+  });
+
   describe('live traffic during a replay', () => {
     /** Holds the replay's reads until `open()`, so the test can publish while the replay runs. */
     function gatedLog() {
