@@ -1,3 +1,5 @@
+import { type IncomingMessage } from 'node:http';
+
 import {
   createParamDecorator,
   type ExecutionContext,
@@ -14,7 +16,7 @@ import { type BearerTokenVerification, refusalOf } from './bearer-token.verifica
 import { type VerifiedClaims } from './claims';
 
 /**
- * Runs `strategy` against `request` through passport and resolves with the identity its
+ * Runs `strategy` against `request` (an HTTP request, or the request of a WebSocket upgrade) through passport and resolves with the identity its
  * `validate` returned; rejects with an AuthError for every refusal, with any other error as is.
  *
  * Guards hold their strategy instance (built by the module's factory provider) instead of naming
@@ -22,7 +24,10 @@ import { type VerifiedClaims } from './claims';
  * request runs on its own `Object.create` of it because passport attaches the request's
  * success and fail callbacks to the object it is given.
  */
-export function authenticateRequest<TIdentity>(strategy: Strategy, request: Request): Promise<TIdentity> {
+export function authenticateRequest<TIdentity>(
+  strategy: Strategy,
+  request: IncomingMessage,
+): Promise<TIdentity> {
   return new Promise<TIdentity>((resolve, reject) => {
     const middleware = passport.authenticate(
       Object.create(strategy) as Strategy,
@@ -36,7 +41,7 @@ export function authenticateRequest<TIdentity>(strategy: Strategy, request: Requ
           resolve(identity as TIdentity);
         }
       },
-    ) as (request: Request, response: unknown, next: (error?: unknown) => void) => void;
+    ) as (request: IncomingMessage, response: unknown, next: (error?: unknown) => void) => void;
     middleware(request, undefined, reject);
   });
 }

@@ -1,6 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 
-import { InternalJwtStrategy, type KeySourceOptions, TokenVerifier } from '@herald/auth';
+import { InternalJwtStrategy, JwtStrategy, type KeySourceOptions } from '@herald/auth';
 import { MessagingModule, messagingOptionsFor, type MessagingOptions } from '@herald/messaging';
 import { type Logger, PlatformModule, ROOT_LOGGER } from '@herald/platform';
 import { SignalRServer } from '@herald/signalr';
@@ -78,8 +78,11 @@ export class GatewayModule {
         { provide: GATEWAY_CONFIG, useValue: config },
         HeartbeatService,
         HubAdmission,
-        // The internal routes' strategy (`/send`, disconnect); the hub still verifies with TokenVerifier.
+        // The internal routes' strategy (`/send`, disconnect).
         { provide: InternalJwtStrategy, useFactory: () => InternalJwtStrategy.create(tokenKeys(config)) },
+        // Users' tokens on the hub upgrade; keys are fetched (JWKS, OIDC discovery) before the
+        // gateway accepts a connection.
+        { provide: JwtStrategy, useFactory: () => JwtStrategy.create(tokenKeys(config)) },
         NotificationsHubGateway,
         PresenceRecorder,
         ReplayService,
@@ -90,11 +93,6 @@ export class GatewayModule {
           provide: SignalRServer,
           useFactory: (logger: Logger) => new SignalRServer(logger.child({ component: 'signalr' })),
           inject: [ROOT_LOGGER],
-        },
-        {
-          // Keys are fetched (JWKS, OIDC discovery) before the gateway accepts a connection.
-          provide: TokenVerifier,
-          useFactory: () => TokenVerifier.create(tokenKeys(config)),
         },
         WatermarkService,
       ],

@@ -2,7 +2,7 @@ import { type IncomingMessage } from 'node:http';
 
 import { Inject, Injectable } from '@nestjs/common';
 
-import { assertHubPolicy, AuthError, extractAccessToken, TokenVerifier } from '@herald/auth';
+import { authenticateRequest, AuthError, JwtStrategy, type UserIdentity } from '@herald/auth';
 import { isGuid } from '@herald/contracts';
 import { type AuthorizeResult, type UpgradeAuthorizer } from '@herald/signalr';
 
@@ -16,23 +16,20 @@ import { HubAdmission } from './hub-admission';
 export class UserHubAuthorizer implements UpgradeAuthorizer<HubIdentity> {
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
-    private readonly verifier: TokenVerifier,
+    private readonly strategy: JwtStrategy,
     private readonly admission: HubAdmission,
   ) {}
 
   async authorize(request: IncomingMessage): Promise<AuthorizeResult<HubIdentity>> {
-    const token = extractAccessToken(request.headers, request.url ?? '');
-    if (!token) {
-      return { accept: false, status: 401, reason: 'missing access token' };
-    }
     let identity: HubIdentity | undefined;
     try {
-      const claims = await this.verifier.verify(token);
-      assertHubPolicy(claims);
-      identity = hubIdentityFromClaims(claims);
+      // The same passport-jwt strategy as the HTTP routes, run against the upgrade request
+      // (header or `access_token`); a token verified before is answered from its cache.
+      identity = hubIdentityFromClaims(await authenticateRequest<UserIdentity>(this.strategy, request));
     } catch (error) {
       if (error instanceof AuthError) {
-        return { accept: false, status: 401, reason: error.reason };
+        const reason = error.reason === 'missing-token' ? 'missing access token' : error.reason;
+        return { accept: false, status: 401, reason };
       }
       throw error;
     }

@@ -6,7 +6,7 @@ import { exportSPKI, generateKeyPair, type KeyInput, SignJWT } from 'jose';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 
-import { TokenVerifier } from '@herald/auth';
+import { JwtStrategy } from '@herald/auth';
 import {
   ClientType,
   type Delivery,
@@ -157,7 +157,7 @@ export class GatewayCore {
       metrics,
     );
     const catchUp = new CatchUpService(registry, writer, watermark, log, subscriber, logger, metrics);
-    const verifier = await TokenVerifier.create({ publicKey: issuer.publicKeyPem });
+    const verifier = await JwtStrategy.create({ publicKey: issuer.publicKeyPem });
     // What `SignalRAdapter` does in an application: each gateway and its authorizer make a hub,
     // and the gateway gets the server handle.
     const admission = new HubAdmission(config);
