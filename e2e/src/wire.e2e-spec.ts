@@ -310,8 +310,13 @@ describe('the gateway on the wire', () => {
     expect(notifications.at(-1)).toMatchObject({ Type: 10, ContextId: markerContext });
     const live = notifications.slice(1, -1);
     expect(live.filter((message) => message.Type !== 8 || !ids.includes(message.Payload.Id!))).toEqual([]);
-    expect(gateway.logs).toContainEqual(
-      expect.objectContaining({ msg: 'sent SyncVault instead of a replay', userId, reason: 'too-many' }),
+    // The gateway's log lines travel through its stdout, behind the frames: wait for the line.
+    await eventually(() =>
+      expect(
+        gateway.logs.filter((line) => line.userId === userId && /SyncVault|replay|sync/.test(line.msg)),
+      ).toContainEqual(
+        expect.objectContaining({ msg: 'sent SyncVault instead of a replay', userId, reason: 'too-many' }),
+      ),
     );
   }, 120_000);
 
