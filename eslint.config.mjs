@@ -55,7 +55,15 @@ export default tseslint.config(
   },
   {
     // Tests may reach into any lib of ours (never an app) and use looser typing for assertions.
-    files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts', 'libs/testing/**/*.ts', 'bench/**/*.ts'],
+    files: [
+      '**/*.spec.ts',
+      '**/*.int-spec.ts',
+      '**/*.e2e-spec.ts',
+      'libs/testing/**/*.ts',
+      // Test fixtures kept beside the code they exercise.
+      'libs/*/src/testing/**/*.ts',
+      'bench/**/*.ts',
+    ],
     rules: {
       '@nx/enforce-module-boundaries': ['error', boundaries(true)],
       '@typescript-eslint/no-unsafe-assignment': 'off',

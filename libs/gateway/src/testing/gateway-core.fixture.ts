@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
 
-import { exportSPKI, generateKeyPair, type KeyInput, SignJWT } from 'jose';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 
@@ -22,6 +21,7 @@ import {
   type PresenceRecord,
 } from '@herald/messaging';
 import { loadConfig } from '@herald/platform';
+import { eventually, TestIssuer } from '@herald/testing';
 import {
   CloseReason,
   hubOfGateway,
@@ -56,42 +56,16 @@ export interface GatewayCoreOptions {
 }
 
 /** Signs Bitwarden-shaped client tokens with one key made per test process. */
-class Issuer {
-  private constructor(
-    private readonly key: KeyInput,
-    readonly publicKeyPem: string,
-  ) {}
+let sharedIssuer: Promise<TestIssuer> | undefined;
 
-  static async create(): Promise<Issuer> {
-    const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
-    return new Issuer(privateKey, await exportSPKI(publicKey));
-  }
-
-  userToken(userId: string, claims: Record<string, unknown>): Promise<string> {
-    return new SignJWT({
-      sub: userId,
-      devicetype: 'ChromeExtension',
-      scope: ['api', 'offline_access'],
-      amr: ['Application'],
-      ...claims,
-    })
-      .setProtectedHeader({ alg: 'RS256', typ: 'JWT' })
-      .setIssuedAt()
-      .setIssuer('http://localhost|login')
-      .setExpirationTime('1h')
-      .sign(this.key);
-  }
-}
-
-let sharedIssuer: Promise<Issuer> | undefined;
-
-/** Polls until `condition` holds (2 s at most). */
+/** Polls until `condition` holds (2 s at most), with the suites' shared `eventually`. */
 export async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 2000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await eventually(
+    async () => {
+      if (!(await condition())) throw new Error(`timed out waiting for ${what}`);
+    },
+    { timeoutMs: 2000, intervalMs: 10 },
+  );
 }
 
 /**
@@ -111,11 +85,11 @@ export class GatewayCore {
     readonly catchUp: CatchUpService,
     readonly metrics: Registry,
     private readonly http: Server,
-    private readonly issuer: Issuer,
+    private readonly issuer: TestIssuer,
   ) {}
 
   static async start(options: GatewayCoreOptions = {}): Promise<GatewayCore> {
-    sharedIssuer ??= Issuer.create();
+    sharedIssuer ??= TestIssuer.create();
     const issuer = await sharedIssuer;
     const broker = new MemoryBroker({ namespace: 'core' });
     const config: GatewayConfig = {
