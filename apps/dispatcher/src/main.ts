@@ -2,13 +2,14 @@ import 'reflect-metadata';
 
 import { DispatcherModule, dispatcherConfigSchema } from '@herald/dispatcher';
 import { BROKER_TRANSPORT } from '@herald/messaging';
-import { bootService, createLogger, loadConfig, runMain } from '@herald/platform';
+import { bootService, createLogger, loadConfig, requireNatsUrl, runMain } from '@herald/platform';
 
 const bootLogger = createLogger('dispatcher', 'info');
 
 runMain(bootLogger, async () => {
   const config = loadConfig(dispatcherConfigSchema);
-  const logger = createLogger('dispatcher', config.HERALD_LOG_LEVEL);
+  requireNatsUrl('dispatcher', config.HERALD_NATS_URL);
+  const logger = createLogger('dispatcher', config.HERALD_LOG_LEVEL, config.HERALD_LOG_FORMAT);
   await bootService({
     module: DispatcherModule.forRoot({ config, logger }),
     host: config.HERALD_HOST,

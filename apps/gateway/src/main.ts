@@ -1,14 +1,15 @@
 import 'reflect-metadata';
 
 import { GatewayModule, gatewayConfigSchema } from '@herald/gateway';
-import { bootService, createLogger, loadConfig, runMain } from '@herald/platform';
+import { bootService, createLogger, loadConfig, requireNatsUrl, runMain } from '@herald/platform';
 import { SignalRAdapter } from '@herald/signalr';
 
 const bootLogger = createLogger('gateway', 'info');
 
 runMain(bootLogger, async () => {
   const config = loadConfig(gatewayConfigSchema);
-  const logger = createLogger('gateway', config.HERALD_LOG_LEVEL).child({
+  requireNatsUrl('gateway', config.HERALD_NATS_URL);
+  const logger = createLogger('gateway', config.HERALD_LOG_LEVEL, config.HERALD_LOG_FORMAT).child({
     gatewayId: config.HERALD_GATEWAY_ID,
   });
   await bootService({

@@ -1,14 +1,15 @@
 import 'reflect-metadata';
 
 import { BROKER_TRANSPORT } from '@herald/messaging';
-import { bootService, createLogger, loadConfig, runMain } from '@herald/platform';
+import { bootService, createLogger, loadConfig, requireNatsUrl, runMain } from '@herald/platform';
 import { pushConfigSchema, PushModule } from '@herald/push';
 
 const bootLogger = createLogger('push-worker', 'info');
 
 runMain(bootLogger, async () => {
   const config = loadConfig(pushConfigSchema);
-  const logger = createLogger('push-worker', config.HERALD_LOG_LEVEL);
+  requireNatsUrl('push worker', config.HERALD_NATS_URL);
+  const logger = createLogger('push-worker', config.HERALD_LOG_LEVEL, config.HERALD_LOG_FORMAT);
   await bootService({
     module: PushModule.forRoot({ config, logger }),
     host: config.HERALD_HOST,

@@ -8,3 +8,4 @@ export { type KeySourceOptions } from './key-source';
 export * from './policy';
 export * from './strategy-authentication';
 export * from './token-verifier';
+export * from './dev-keys';

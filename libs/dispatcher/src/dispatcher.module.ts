@@ -13,6 +13,11 @@ export interface DispatcherModuleOptions {
   logger: Logger;
   /** The broker engine; by default the one the configuration selects (HERALD_NATS_URL: NATS). */
   messaging?: MessagingOptions;
+  /**
+   * Part of the single-process Herald: the application provides the platform and the broker
+   * (one of each for every module), and one broker transport for every consumer.
+   */
+  embedded?: boolean;
 }
 
 /** The broker settings a dispatcher's configuration gives. */
@@ -31,12 +36,18 @@ export class DispatcherModule {
   static forRoot(options: DispatcherModuleOptions): DynamicModule {
     return {
       module: DispatcherModule,
-      imports: [
-        PlatformModule.forRoot({ service: 'dispatcher', logger: options.logger }),
-        MessagingModule.forRoot(options.messaging ?? dispatcherMessaging(options.config)),
-      ],
+      imports: options.embedded
+        ? []
+        : [
+            PlatformModule.forRoot({ service: 'dispatcher', logger: options.logger }),
+            MessagingModule.forRoot(options.messaging ?? dispatcherMessaging(options.config)),
+          ],
       controllers: [EventsConsumer],
-      providers: [{ provide: DISPATCHER_CONFIG, useValue: options.config }, DispatchService, eventsTransport],
+      providers: [
+        { provide: DISPATCHER_CONFIG, useValue: options.config },
+        DispatchService,
+        ...(options.embedded ? [] : [eventsTransport]),
+      ],
     };
   }
 }

@@ -31,6 +31,11 @@ export interface GatewayModuleOptions {
   logger: Logger;
   /** The broker engine; by default the one the configuration selects (HERALD_NATS_URL: NATS). */
   messaging?: MessagingOptions;
+  /**
+   * Part of the single-process Herald: the application provides the platform and the broker
+   * (one of each for every module), and one broker transport for every consumer.
+   */
+  embedded?: boolean;
 }
 
 /** The broker settings a gateway's configuration gives. */
@@ -63,10 +68,12 @@ export class GatewayModule {
     const { config } = options;
     return {
       module: GatewayModule,
-      imports: [
-        PlatformModule.forRoot({ service: 'gateway', logger: options.logger }),
-        MessagingModule.forRoot(options.messaging ?? gatewayMessaging(config)),
-      ],
+      imports: options.embedded
+        ? []
+        : [
+            PlatformModule.forRoot({ service: 'gateway', logger: options.logger }),
+            MessagingModule.forRoot(options.messaging ?? gatewayMessaging(config)),
+          ],
       controllers: [ClockController, ControlController, NegotiateController, SendController],
       providers: [
         AnonymousHubAuthorizer,

@@ -14,6 +14,11 @@ export interface HeartbeatModuleOptions {
   logger: Logger;
   /** The broker engine; by default the one the configuration selects (HERALD_NATS_URL: NATS). */
   messaging?: MessagingOptions;
+  /**
+   * Part of the single-process Herald: the application provides the platform and the broker
+   * (one of each for every module), and one broker transport for every consumer.
+   */
+  embedded?: boolean;
 }
 
 /**
@@ -35,10 +40,12 @@ export class HeartbeatModule {
   static forRoot(options: HeartbeatModuleOptions): DynamicModule {
     return {
       module: HeartbeatModule,
-      imports: [
-        PlatformModule.forRoot({ service: 'heartbeat', logger: options.logger }),
-        MessagingModule.forRoot(options.messaging ?? heartbeatMessaging(options.config)),
-      ],
+      imports: options.embedded
+        ? []
+        : [
+            PlatformModule.forRoot({ service: 'heartbeat', logger: options.logger }),
+            MessagingModule.forRoot(options.messaging ?? heartbeatMessaging(options.config)),
+          ],
       controllers: [ClusterController, DashboardController],
       providers: [ClusterMetricsService, ClusterStateService],
     };

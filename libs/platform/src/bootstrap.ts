@@ -5,6 +5,7 @@ import {
   type DynamicModule,
   type INestApplication,
   type InjectionToken,
+  type LoggerService,
   type Type,
   type WebSocketAdapter,
 } from '@nestjs/common';
@@ -51,7 +52,7 @@ export async function bootService(options: ServiceBootOptions): Promise<INestApp
     bufferLogs: true,
     ...(options.tls ? { httpsOptions: { key: options.tls.key, cert: options.tls.cert } } : {}),
   });
-  app.useLogger(app.get(NestPinoLogger));
+  app.useLogger(new RoutineAtDebug(app.get(NestPinoLogger)));
   (app.getHttpAdapter().getInstance() as { disable(name: string): void }).disable('x-powered-by');
   app.use(
     helmet({
@@ -78,6 +79,43 @@ export async function bootService(options: ServiceBootOptions): Promise<INestApp
   options.logger.info({ host: options.host, port: address.port, tls: Boolean(options.tls) }, 'listening');
   exitOnSignal(app, options.logger);
   return app;
+}
+
+/** Nest's contexts whose `log` lines only repeat how the application is wired (one per route). */
+const ROUTINE_CONTEXTS = new Set([
+  'InstanceLoader',
+  'NestApplication',
+  'NestFactory',
+  'NestMicroservice',
+  'RouterExplorer',
+  'RoutesResolver',
+  'WebSocketsController',
+]);
+
+/** Nest's logger, with the routine boot lines (route mappings, modules loaded) at debug. */
+class RoutineAtDebug implements LoggerService {
+  constructor(private readonly inner: NestPinoLogger) {}
+
+  log(message: unknown, ...rest: unknown[]): void {
+    const context = rest[rest.length - 1];
+    if (typeof context === 'string' && ROUTINE_CONTEXTS.has(context)) this.inner.debug(message, ...rest);
+    else this.inner.log(message, ...rest);
+  }
+  error(message: unknown, ...rest: unknown[]): void {
+    this.inner.error(message, ...rest);
+  }
+  warn(message: unknown, ...rest: unknown[]): void {
+    this.inner.warn(message, ...rest);
+  }
+  debug(message: unknown, ...rest: unknown[]): void {
+    this.inner.debug(message, ...rest);
+  }
+  verbose(message: unknown, ...rest: unknown[]): void {
+    this.inner.verbose(message, ...rest);
+  }
+  fatal(message: unknown, ...rest: unknown[]): void {
+    this.inner.fatal(message, ...rest);
+  }
 }
 
 /** Runs `main`, and on a boot failure logs why and exits non-zero (a ConfigError names the variable). */

@@ -6,3 +6,4 @@ export * from './providers/send-outcome';
 export * from './providers/webpush.sender';
 export * from './push.module';
 export * from './services/push-providers';
+export { pushConsumers } from './consumers/push-jobs.consumer';

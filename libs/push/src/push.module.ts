@@ -34,6 +34,11 @@ export interface PushModuleOptions {
   logger: Logger;
   /** The broker engine; by default the one the configuration selects (HERALD_NATS_URL: NATS). */
   messaging?: MessagingOptions;
+  /**
+   * Part of the single-process Herald: the application provides the platform and the broker
+   * (one of each for every module), and one broker transport for every consumer.
+   */
+  embedded?: boolean;
 }
 
 /** The broker settings a push worker's configuration gives. */
@@ -80,10 +85,12 @@ export class PushModule {
   static forRoot(options: PushModuleOptions): DynamicModule {
     return {
       module: PushModule,
-      imports: [
-        PlatformModule.forRoot({ service: 'push-worker', logger: options.logger }),
-        MessagingModule.forRoot(options.messaging ?? pushMessaging(options.config)),
-      ],
+      imports: options.embedded
+        ? []
+        : [
+            PlatformModule.forRoot({ service: 'push-worker', logger: options.logger }),
+            MessagingModule.forRoot(options.messaging ?? pushMessaging(options.config)),
+          ],
       controllers: [
         DevicesController,
         IdentityController,
@@ -97,7 +104,7 @@ export class PushModule {
         ...pushFactories(options.config),
         PushDeliveryService,
         PushHeartbeatService,
-        pushJobsTransport,
+        ...(options.embedded ? [] : [pushJobsTransport]),
         RegistrationsService,
         RelayStrategy,
         RelayTokenGuard,

@@ -6,6 +6,7 @@ export const dispatcherConfigSchema = z.object({
   HERALD_NATS_URL: env.natsUrl(),
   HERALD_NAMESPACE: env.namespace(),
   HERALD_LOG_LEVEL: env.logLevel(),
+  HERALD_LOG_FORMAT: env.logFormat(),
   HERALD_HOST: env.host(),
   HERALD_DISPATCHER_PORT: env.port(8081),
   HERALD_REPLAY_WINDOW: env.duration('15m'),

@@ -5,6 +5,7 @@ import {
   BROKER_TRANSPORT,
   BrokerPattern,
   BrokerTransport,
+  type BrokerTransportOptions,
   type ConsumedEvent,
   ConsumeErrorFilter,
   type ConsumeOutcome,
@@ -33,24 +34,24 @@ export class EventsConsumer {
   }
 }
 
+/** The dispatcher's consumer: one event at a time per process, in stream order. */
+export function dispatcherConsumers(config: DispatcherConfig): BrokerTransportOptions['consumers'] {
+  return {
+    [BrokerPattern.Events]: {
+      maxDeliver: config.HERALD_DISPATCHER_MAX_DELIVER,
+      ackWaitMs: config.HERALD_DISPATCHER_ACK_WAIT,
+      batch: 256,
+    },
+  };
+}
+
 /**
- * The dispatcher's broker transport: one event at a time per process, in stream order. It starts
- * once the app listens and, on shutdown, stops pulling and lets the event in hand finish before
- * the broker drains.
+ * The dispatcher's broker transport. It starts once the app listens and, on shutdown, stops
+ * pulling and lets the event in hand finish before the broker drains.
  */
 export const eventsTransport: FactoryProvider<BrokerTransport> = {
   provide: BROKER_TRANSPORT,
   useFactory: (events: EventConsumer, config: DispatcherConfig, logger: Logger) =>
-    new BrokerTransport({
-      events,
-      consumers: {
-        [BrokerPattern.Events]: {
-          maxDeliver: config.HERALD_DISPATCHER_MAX_DELIVER,
-          ackWaitMs: config.HERALD_DISPATCHER_ACK_WAIT,
-          batch: 256,
-        },
-      },
-      logger,
-    }),
+    new BrokerTransport({ events, consumers: dispatcherConsumers(config), logger }),
   inject: [EVENT_CONSUMER, DISPATCHER_CONFIG, ROOT_LOGGER],
 };

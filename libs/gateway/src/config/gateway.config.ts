@@ -9,6 +9,7 @@ export const gatewayConfigSchema = z
     HERALD_NATS_URL: env.natsUrl(),
     HERALD_NAMESPACE: env.namespace(),
     HERALD_LOG_LEVEL: env.logLevel(),
+    HERALD_LOG_FORMAT: env.logFormat(),
     HERALD_HOST: env.host(),
     HERALD_GATEWAY_PORT: env.port(8080),
     HERALD_GATEWAY_ID: z

@@ -11,6 +11,7 @@ export const HERALD_VARIABLES = [
   'HERALD_NATS_URL',
   'HERALD_NAMESPACE',
   'HERALD_LOG_LEVEL',
+  'HERALD_LOG_FORMAT',
   'HERALD_HOST',
   'HERALD_GATEWAY_PORT',
   'HERALD_DISPATCHER_PORT',
@@ -102,6 +103,7 @@ export function loadConfig<S extends z.ZodObject>(
 /** Field types shared by the services' schemas. */
 export const env = {
   port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
+  /** Unset means no NATS: only the single-process mode (`npm start`) runs without one. */
   natsUrl: () =>
     z
       .string()
@@ -109,12 +111,13 @@ export const env = {
         /^(nats|tls|ws|wss):\/\/[^\s,]+(,(nats|tls|ws|wss):\/\/[^\s,]+)*$/,
         'expected nats://host:port[,nats://…]',
       )
-      .default('nats://127.0.0.1:4222'),
+      .optional(),
   namespace: () =>
     z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,32}$/, 'expected 1-32 letters, digits, "_" or "-"')
       .default('herald'),
+  logFormat: () => z.enum(['json', 'pretty']).optional(),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   host: () => z.string().min(1).default('0.0.0.0'),
   /** A duration such as `15m`, `90s`, `24h` or a number of milliseconds; parsed to milliseconds. */
@@ -168,6 +171,18 @@ export const env = {
       .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'expected a GUID')
       .transform((value) => value.toLowerCase()),
 };
+
+/**
+ * A service that runs as a process of its own talks to the others over NATS: without
+ * HERALD_NATS_URL it would have no one to talk to, so it refuses to boot and says what to do.
+ */
+export function requireNatsUrl(service: string, natsUrl: string | undefined): string {
+  if (natsUrl) return natsUrl;
+  throw new ConfigError([
+    `HERALD_NATS_URL: required when the ${service} runs as a service of its own (e.g. nats://127.0.0.1:4222); ` +
+      '`npm start` runs all of Herald in one process without NATS',
+  ]);
+}
 
 function readFileOrUndefined(path: string): string | undefined {
   try {

@@ -1,4 +1,5 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger } from 'pino';
 
@@ -13,6 +14,24 @@ export const REDACTED_PATHS = [
   'access_token',
 ];
 
+/** How log lines are written: one JSON object per line, or coloured lines for a person. */
+export type LogFormat = 'json' | 'pretty';
+
+export const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty'];
+
+/**
+ * HERALD_LOG_FORMAT when set (`json` or `pretty`); otherwise pretty when stdout is a terminal and
+ * JSON when it is not (containers, CI, a pipe into a log shipper).
+ */
+export function resolveLogFormat(
+  env: NodeJS.ProcessEnv = process.env,
+  isTerminal = Boolean(process.stdout.isTTY),
+): LogFormat {
+  const requested = env['HERALD_LOG_FORMAT']?.trim();
+  if (requested === 'json' || requested === 'pretty') return requested;
+  return isTerminal ? 'pretty' : 'json';
+}
+
 export function loggerOptions(service: string, level: string): LoggerOptions {
   return {
     level,
@@ -23,7 +42,22 @@ export function loggerOptions(service: string, level: string): LoggerOptions {
   };
 }
 
-/** One structured JSON logger per process, written to stdout. */
-export function createLogger(service: string, level: string): Logger {
-  return pino(loggerOptions(service, level));
+/**
+ * One logger per process, written to stdout: structured JSON, or (format `pretty`) the same
+ * records as short coloured lines, written synchronously so nothing is lost at exit.
+ */
+export function createLogger(service: string, level: string, format?: LogFormat): Logger {
+  if ((format ?? resolveLogFormat()) === 'json') return pino(loggerOptions(service, level));
+  return pino(
+    loggerOptions(service, level),
+    pretty({
+      sync: true,
+      colorize: Boolean(process.stdout.isTTY),
+      translateTime: 'SYS:HH:MM:ss',
+      ignore: 'pid,hostname,service,gatewayId,component',
+      singleLine: true,
+      messageFormat: '{if component}[{component}] {end}{msg}',
+      hideObject: false,
+    }),
+  );
 }

@@ -7,6 +7,7 @@ export const pushConfigSchema = z
     HERALD_NATS_URL: env.natsUrl(),
     HERALD_NAMESPACE: env.namespace(),
     HERALD_LOG_LEVEL: env.logLevel(),
+    HERALD_LOG_FORMAT: env.logFormat(),
     HERALD_HOST: env.host(),
     HERALD_PUSH_PORT: env.port(8082),
     HERALD_DATABASE_URL: z

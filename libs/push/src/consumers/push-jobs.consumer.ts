@@ -5,6 +5,7 @@ import {
   BROKER_TRANSPORT,
   BrokerPattern,
   BrokerTransport,
+  type BrokerTransportOptions,
   type ConsumedEvent,
   ConsumeErrorFilter,
   type ConsumeOutcome,
@@ -43,23 +44,25 @@ export class PushJobsConsumer {
 }
 
 /**
+ * The push worker's consumers: jobs and device sends in parallel, relay registrations in order,
+ * one at a time (a delete must not overtake the register it undoes).
+ */
+export function pushConsumers(config: PushConfig): BrokerTransportOptions['consumers'] {
+  const options = { maxDeliver: config.HERALD_PUSH_MAX_ATTEMPTS, ackWaitMs: 60_000, batch: 64 };
+  return {
+    [BrokerPattern.PushJob]: { ...options, concurrency: 8 },
+    [BrokerPattern.PushDevice]: { ...options, concurrency: config.HERALD_PUSH_CONCURRENCY },
+    [BrokerPattern.PushRelay]: { ...options, concurrency: 1 },
+  };
+}
+
+/**
  * The push worker's broker transport. It starts once the app listens and, on shutdown, stops
  * pulling and lets in-flight sends finish before the broker drains.
  */
 export const pushJobsTransport: FactoryProvider<BrokerTransport> = {
   provide: BROKER_TRANSPORT,
-  useFactory: (push: PushConsumer, config: PushConfig, logger: Logger) => {
-    const options = { maxDeliver: config.HERALD_PUSH_MAX_ATTEMPTS, ackWaitMs: 60_000, batch: 64 };
-    return new BrokerTransport({
-      push,
-      consumers: {
-        [BrokerPattern.PushJob]: { ...options, concurrency: 8 },
-        [BrokerPattern.PushDevice]: { ...options, concurrency: config.HERALD_PUSH_CONCURRENCY },
-        // In order, one at a time: a delete must not overtake the register it undoes.
-        [BrokerPattern.PushRelay]: { ...options, concurrency: 1 },
-      },
-      logger,
-    });
-  },
+  useFactory: (push: PushConsumer, config: PushConfig, logger: Logger) =>
+    new BrokerTransport({ push, consumers: pushConsumers(config), logger }),
   inject: [PUSH_CONSUMER, PUSH_CONFIG, ROOT_LOGGER],
 };
