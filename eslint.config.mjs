@@ -15,6 +15,11 @@ function boundaries(inTests) {
       onlyDependOnLibsWithTags: ['type:service', 'type:core', 'type:contracts', 'type:protocol'],
     },
     {
+      // Operator commands: the services' libraries, and the publisher to reach NATS as a vault API does.
+      sourceTag: 'type:cli',
+      onlyDependOnLibsWithTags: ['type:service', 'type:core', 'type:contracts', 'type:protocol', 'type:publisher'],
+    },
+    {
       sourceTag: 'type:testing',
       onlyDependOnLibsWithTags: ['type:contracts', 'type:protocol', 'type:core', 'type:publisher'],
     },
@@ -100,7 +105,7 @@ export default tseslint.config(
   },
   {
     // Operator commands talk to a terminal.
-    files: ['apps/*/src/cli/**/*.ts'],
+    files: ['apps/cli/src/**/*.ts'],
     rules: { 'no-console': 'off' },
   },
   prettier,

@@ -1,5 +1,7 @@
 import 'reflect-metadata';
 
+import { type Server } from 'node:http';
+import { type AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 
 import { DEV_TOKEN_ISSUER, ensureDevKeys } from '@herald/auth';
@@ -54,7 +56,7 @@ runMain(bootLogger, async () => {
     webSocketAdapter: (nest) => new SignalRAdapter(nest),
     transport: BROKER_TRANSPORT,
   });
-  const address = app.getHttpServer().address() as { port: number };
+  const address = (app.getHttpServer() as Server).address() as AddressInfo;
   const host = ['0.0.0.0', '::', '127.0.0.1', '::1'].includes(gateway.HERALD_HOST)
     ? 'localhost'
     : gateway.HERALD_HOST;

@@ -8,6 +8,7 @@ import { SignalRServer } from '@herald/signalr';
 import { type GatewayConfig } from './config/gateway.config';
 import { ClockController } from './controllers/clock.controller';
 import { ControlController } from './controllers/control.controller';
+import { HubUpgradeRequiredController } from './controllers/hub-upgrade-required.controller';
 import { NegotiateController } from './controllers/negotiate.controller';
 import { SendController } from './controllers/send.controller';
 import { GATEWAY_CONFIG } from './gateway.tokens';
@@ -74,7 +75,13 @@ export class GatewayModule {
             PlatformModule.forRoot({ service: 'gateway', logger: options.logger }),
             MessagingModule.forRoot(options.messaging ?? gatewayMessaging(config)),
           ],
-      controllers: [ClockController, ControlController, NegotiateController, SendController],
+      controllers: [
+        ClockController,
+        ControlController,
+        HubUpgradeRequiredController,
+        NegotiateController,
+        SendController,
+      ],
       providers: [
         AnonymousHubAuthorizer,
         AnonymousHubGateway,

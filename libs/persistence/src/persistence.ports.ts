@@ -117,6 +117,8 @@ export interface InstallationRepository {
   /** The installation if it exists, is enabled and the key matches (constant-time compare); else undefined. */
   verify(id: string, key: string): Promise<InstallationRecord | undefined>;
   findById(id: string): Promise<InstallationRecord | undefined>;
+  /** Every installation, oldest first (never a key or its hash). */
+  list(): Promise<InstallationRecord[]>;
   /** false if there is no such installation. */
   setEnabled(id: string, enabled: boolean): Promise<boolean>;
 }

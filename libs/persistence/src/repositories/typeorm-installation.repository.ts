@@ -41,6 +41,13 @@ export class TypeormInstallationRepository implements InstallationRepository {
     return installation === null ? undefined : toRecord(installation);
   }
 
+  async list(): Promise<InstallationRecord[]> {
+    const installations = await this.unit.run((manager) =>
+      manager.find(InstallationEntity, { order: { createdAt: 'ASC', id: 'ASC' } }),
+    );
+    return installations.map(toRecord);
+  }
+
   async setEnabled(id: string, enabled: boolean): Promise<boolean> {
     const installationId = valid.guid('id', id);
     if (typeof enabled !== 'boolean') throw new PersistenceValidationError('enabled', 'must be a boolean');

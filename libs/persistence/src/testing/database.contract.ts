@@ -374,6 +374,19 @@ export function describeDatabaseContract(kind: Database['kind'], target: Databas
         expect(await db.installations.setEnabled(randomUUID(), false)).toBe(false);
       });
 
+      it('list gives every installation with its state, and no key', async () => {
+        const first = await db.installations.create();
+        const second = await db.installations.create();
+        await db.installations.setEnabled(second.installation.id, false);
+
+        const listed = await db.installations.list();
+
+        expect(listed).toEqual(
+          expect.arrayContaining([first.installation, { ...second.installation, enabled: false }]),
+        );
+        for (const record of listed) expect(Object.keys(record).sort()).toEqual(['createdAt', 'enabled', 'id']);
+      });
+
       it('stores a salted hash of the key, never the key', async () => {
         const first = await db.installations.create();
         const second = await db.installations.create();
