@@ -47,7 +47,7 @@ export async function runCli(args: string[], output: Output = processOutput): Pr
   } catch (error) {
     if (error instanceof UsageError) {
       output.err(
-        `herald ${command.name}: ${error.message}${error.usage ? `\n\nUsage:\n${error.usage}` : ''}`,
+        `herald ${command.name}: ${error.message}\n(herald ${command.name} --help shows how to call it)`,
       );
       return 2;
     }
