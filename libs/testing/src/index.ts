@@ -9,3 +9,4 @@ export * from './test-issuer';
 export * from './raw-socket';
 export * from './fakes';
 export * from './tcp-proxy';
+export * from './dns-server';

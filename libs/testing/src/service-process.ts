@@ -2,13 +2,14 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-export type HeraldApp = 'gateway' | 'dispatcher' | 'push-worker' | 'heartbeat';
+export type HeraldApp = 'gateway' | 'dispatcher' | 'push-worker' | 'heartbeat' | 'standalone';
 
 const PORT_VARIABLE: Record<HeraldApp, string> = {
   gateway: 'HERALD_GATEWAY_PORT',
   dispatcher: 'HERALD_DISPATCHER_PORT',
   'push-worker': 'HERALD_PUSH_PORT',
   heartbeat: 'HERALD_HEARTBEAT_PORT',
+  standalone: 'HERALD_GATEWAY_PORT',
 };
 
 export const WORKSPACE_ROOT = join(__dirname, '..', '..', '..');
@@ -28,6 +29,8 @@ export class ServiceProcess {
   readonly logs: LogLine[] = [];
   readonly rawOutput: string[] = [];
   port = 0;
+  /** The address it listens on (HERALD_HOST). */
+  host = '127.0.0.1';
   private exit: Promise<number | null>;
 
   private constructor(
@@ -40,7 +43,7 @@ export class ServiceProcess {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://${this.host}:${this.port}`;
   }
 
   get pid(): number {
@@ -74,6 +77,7 @@ export class ServiceProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const service = new ServiceProcess(app, child);
+    service.host = env['HERALD_HOST'] ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`${app} did not start in ${timeoutMs} ms:\n${service.tail()}`)),
