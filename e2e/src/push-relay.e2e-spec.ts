@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Client } from 'pg';
 
 import { HeraldPublisher } from '@herald/publisher';
 import {
+  createTestDatabase,
   deleteNamespace,
   eventually,
   FakeFcm,
@@ -14,26 +14,6 @@ import {
   TestIssuer,
   testNamespace,
 } from '@herald/testing';
-
-const POSTGRES = process.env.HERALD_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432';
-
-/** A database of its own for one push worker, on the PostgreSQL server of this machine. */
-async function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `herald_e2e_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-  const admin = new Client({ connectionString: `${POSTGRES}/postgres` });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  return {
-    url: `${POSTGRES}/${name}`,
-    drop: async () => {
-      const client = new Client({ connectionString: `${POSTGRES}/postgres` });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
-    },
-  };
-}
 
 /** The push worker on PostgreSQL, forwarding to Bitwarden's relay, and riding out a provider outage. */
 describe('push worker on PostgreSQL', () => {
@@ -50,7 +30,7 @@ describe('push worker on PostgreSQL', () => {
 
   async function stack(extraEnv: Record<string, string>) {
     const namespace = testNamespace('pushpg');
-    const database = await createDatabase();
+    const database = await createTestDatabase();
     cleanups.push(
       () => database.drop(),
       () => deleteNamespace(namespace),

@@ -10,3 +10,4 @@ export * from './raw-socket';
 export * from './fakes';
 export * from './tcp-proxy';
 export * from './dns-server';
+export * from './test-database';
