@@ -24,7 +24,16 @@ if (process.env.HERALD_SKIP_BUILD !== '1' || !existsSync(main)) {
   if (project === 'standalone' && process.stdout.isTTY) process.stdout.write('Building Herald…\n');
   const build = spawnSync(
     process.execPath,
-    [join(root, 'node_modules/nx/dist/bin/nx.js'), 'run', `${project}:build`, '--outputStyle=static'],
+    // The single process's banner points at the CLI next: build it along.
+    [
+      join(root, 'node_modules/nx/dist/bin/nx.js'),
+      'run-many',
+      '-t',
+      'build',
+      '-p',
+      project === 'standalone' ? 'standalone,cli' : project,
+      '--outputStyle=static',
+    ],
     {
       cwd: root,
       env: {

@@ -44,7 +44,8 @@ describe('npm start in a fresh clone, in a terminal', () => {
   let port: number;
   const clients: HubClient[] = [];
   const cli = (...args: string[]) =>
-    execFileSync(process.execPath, [join(clone, 'dist', 'cli', 'apps', 'cli', 'src', 'main.js'), ...args], {
+    // As the README says: `npm run herald -- <command>` in the checkout.
+    execFileSync('npm', ['run', '--silent', 'herald', '--', ...args], {
       cwd: clone,
       env: personEnvironment({}),
       encoding: 'utf8',
