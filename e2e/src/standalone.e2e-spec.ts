@@ -19,7 +19,6 @@ import {
   WORKSPACE_ROOT,
 } from '@herald/testing';
 
-// eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
 
 /** The environment of a person's terminal: no HERALD_*, no CI, nothing that tells Nx to stay quiet. */
