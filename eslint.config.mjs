@@ -17,7 +17,13 @@ function boundaries(inTests) {
     {
       // Operator commands: the services' libraries, and the publisher to reach NATS as a vault API does.
       sourceTag: 'type:cli',
-      onlyDependOnLibsWithTags: ['type:service', 'type:core', 'type:contracts', 'type:protocol', 'type:publisher'],
+      onlyDependOnLibsWithTags: [
+        'type:service',
+        'type:core',
+        'type:contracts',
+        'type:protocol',
+        'type:publisher',
+      ],
     },
     {
       sourceTag: 'type:testing',

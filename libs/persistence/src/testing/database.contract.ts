@@ -384,7 +384,8 @@ export function describeDatabaseContract(kind: Database['kind'], target: Databas
         expect(listed).toEqual(
           expect.arrayContaining([first.installation, { ...second.installation, enabled: false }]),
         );
-        for (const record of listed) expect(Object.keys(record).sort()).toEqual(['createdAt', 'enabled', 'id']);
+        for (const record of listed)
+          expect(Object.keys(record).sort()).toEqual(['createdAt', 'enabled', 'id']);
       });
 
       it('stores a salted hash of the key, never the key', async () => {
