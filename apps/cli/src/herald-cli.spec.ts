@@ -1,0 +1,145 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { decodeJwt, importSPKI, jwtVerify } from 'jose';
+
+import { DEV_TOKEN_ISSUER } from '@herald/auth';
+import { PushType } from '@herald/contracts';
+
+import { type Output } from './cli';
+import { buildPayload, parsePushType } from './commands/publish';
+import { renderStatus } from './commands/status';
+import { COMMANDS, runCli } from './herald-cli';
+
+function capture(): Output & { stdout: string; stderr: string } {
+  const output = {
+    stdout: '',
+    stderr: '',
+    out: (text: string) => void (output.stdout += `${text}\n`),
+    err: (text: string) => void (output.stderr += `${text}\n`),
+  };
+  return output;
+}
+
+describe('herald', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'herald-cli-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('has --help on every command, and says so for a mistake', async () => {
+    for (const command of COMMANDS) {
+      const output = capture();
+      expect(await runCli([command.name, '--help'], output)).toBe(0);
+      expect(output.stdout).toContain(`herald ${command.name}`);
+    }
+    const unknown = capture();
+    expect(await runCli(['tokn'], unknown)).toBe(2);
+    expect(unknown.stderr).toContain('unknown command "tokn"');
+
+    const wrong = capture();
+    expect(await runCli(['publish', 'SyncVault', '--user', 'not-a-guid'], wrong)).toBe(2);
+    expect(wrong.stderr).toContain('--user must be a GUID, got "not-a-guid"');
+    expect(wrong.stderr).toContain('herald publish --help');
+
+    const flag = capture();
+    expect(await runCli(['token', 'user', '--colour'], flag)).toBe(2);
+    expect(flag.stderr).toMatch(/Unknown option '--colour'/);
+  });
+
+  it('mints user and internal tokens the development public key verifies', async () => {
+    const user = capture();
+    const userId = '6f4ff0a4-5f5f-4c4b-9a55-2f1d3c0e8b11';
+    const org = '0b4a1f0e-7c1d-4c2e-9f3a-5d6e7f8a9b0c';
+    expect(
+      await runCli(
+        [
+          'token',
+          'user',
+          '--user',
+          userId,
+          '--org',
+          org,
+          '--device-type',
+          'Android',
+          '--data-dir',
+          dataDir,
+          '--expires',
+          '15m',
+        ],
+        user,
+      ),
+    ).toBe(0);
+    const key = await importSPKI(readFileSync(join(dataDir, 'dev-jwt-public.pem'), 'utf8'), 'RS256');
+    const { payload } = await jwtVerify(user.stdout.trim(), key, { issuer: DEV_TOKEN_ISSUER });
+    expect(payload).toMatchObject({
+      sub: userId,
+      orguser: [org],
+      devicetype: 'Android',
+      scope: ['api', 'offline_access'],
+    });
+    expect(payload.exp! - payload.iat!).toBe(900);
+
+    const internal = capture();
+    expect(await runCli(['token', 'internal', '--data-dir', dataDir], internal)).toBe(0);
+    expect(decodeJwt(internal.stdout.trim())).toMatchObject({ scope: ['internal'] });
+
+    const badType = capture();
+    expect(await runCli(['token', 'user', '--device-type', 'Toaster', '--data-dir', dataDir], badType)).toBe(
+      2,
+    );
+    expect(badType.stderr).toContain('not a Bitwarden device type');
+  });
+
+  it('builds a payload for the type from the options, and refuses options the type does not have', () => {
+    expect(parsePushType('syncvault')).toBe(PushType.SyncVault);
+    expect(parsePushType('16')).toBe(PushType.AuthRequestResponse);
+    expect(() => parsePushType('SyncEverything')).toThrow('unknown push type "SyncEverything"');
+
+    const user = '6f4ff0a4-5f5f-4c4b-9a55-2f1d3c0e8b11';
+    expect(buildPayload(PushType.SyncVault, { user }, {})).toEqual({
+      UserId: user,
+      Date: expect.any(String),
+    });
+    expect(buildPayload(PushType.LogOut, { user }, { Reason: 1 })).toEqual({ UserId: user, Reason: 1 });
+    expect(() => buildPayload(PushType.SyncVault, { org: user }, {})).toThrow(
+      'SyncVault has no OrganizationId; its payload fields are UserId, Date',
+    );
+  });
+
+  it('renders the cluster view as a table', () => {
+    const now = Date.parse('2026-12-01T12:00:10Z');
+    const text = renderStatus(
+      {
+        generatedAt: '2026-12-01T12:00:10Z',
+        gateways: [
+          {
+            id: 'gw-1',
+            host: 'node-a',
+            version: '0.1.0',
+            connections: { hub: 12, 'anonymous-hub': 1 },
+            users: 7,
+            deliveriesPerSecond: 3.25,
+            slowClosed: 0,
+            lastBeatAt: '2026-12-01T12:00:06Z',
+          },
+        ],
+        totals: {
+          gateways: 1,
+          connections: 13,
+          hubConnections: 12,
+          anonymousConnections: 1,
+          users: 7,
+          deliveriesPerSecond: 3.25,
+        },
+        push: { fcm: { sent: 4, failed: 1 } },
+        deadLetters: { events: 2 },
+      },
+      now,
+    );
+    expect(text).toContain('1 gateway, 13 connections (12 hub, 1 anonymous), 7 users, 3.3 deliveries/s');
+    expect(text).toMatch(/gw-1\s+node-a\s+0\.1\.0\s+12\s+1\s+7\s+3\.3\s+0\s+4 s ago/);
+    expect(text).toMatch(/fcm\s+1\s+4/);
+    expect(text).toContain('dead letters: events 2');
+  });
+});
