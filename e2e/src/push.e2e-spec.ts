@@ -12,7 +12,6 @@ import webpush from 'web-push';
 import { devicePushJobCodec } from '@herald/contracts';
 import { HeraldPublisher } from '@herald/publisher';
 import {
-  builtEntryPoint,
   deleteNamespace,
   eventually,
   FakeApns,
@@ -23,6 +22,7 @@ import {
   TEST_NATS_URL,
   TestIssuer,
   testNamespace,
+  WORKSPACE_ROOT,
 } from '@herald/testing';
 
 type Payload = Record<string, unknown>;
@@ -223,7 +223,7 @@ describe('push delivery', () => {
     // The operator makes an installation for the vault server (SQLite: while the worker is stopped).
     const printed = execFileSync(
       process.execPath,
-      [builtEntryPoint('push-worker').replace(/main\.js$/, 'cli/installation.js'), 'create'],
+      [join(WORKSPACE_ROOT, 'dist', 'cli', 'apps', 'cli', 'src', 'main.js'), 'installation', 'create'],
       {
         env: { ...process.env, ...workerEnv },
         encoding: 'utf8',

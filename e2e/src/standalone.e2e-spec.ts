@@ -156,6 +156,13 @@ describe('npm start in a fresh clone, in a terminal', () => {
 
     const dashboard = await fetch(`http://localhost:${port}/dashboard/`);
     expect(await dashboard.text()).toContain('<title>Herald cluster</title>');
+    // Without its slash the page's relative fetches would miss: it is sent to the directory.
+    const bare = await fetch(`http://localhost:${port}/dashboard`, { redirect: 'manual' });
+    expect([bare.status, bare.headers.get('location')]).toEqual([301, 'dashboard/']);
+    const info = (await (await fetch(`http://localhost:${port}/dashboard/info`)).json()) as {
+      gateways: unknown[];
+    };
+    expect(info.gateways).toHaveLength(1);
 
     await Promise.all(clients.splice(0).map((client) => client.stop()));
     const exited = new Promise<number | null>((resolve) => terminal.once('exit', (code) => resolve(code)));

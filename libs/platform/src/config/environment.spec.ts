@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { z } from 'zod';
 
-import { ConfigError, env, HERALD_VARIABLES, loadConfig } from './environment';
+import { ConfigError, env, HERALD_VARIABLES, loadConfig, requireNatsUrl } from './environment';
 
 const schema = z.object({
   HERALD_NATS_URL: env.natsUrl(),
@@ -27,7 +27,9 @@ function problemsOf(environment: NodeJS.ProcessEnv): string[] {
 describe('loadConfig', () => {
   it('applies documented defaults, treating empty strings as unset', () => {
     expect(loadConfig(schema, { HERALD_NAMESPACE: '' })).toEqual({
-      HERALD_NATS_URL: 'nats://127.0.0.1:4222',
+      // Unset: the single process keeps its broker in memory; a service of its own refuses to boot.
+      HERALD_NATS_URL: undefined,
+      HERALD_INSTALLATION_ID: undefined,
       HERALD_NAMESPACE: 'herald',
       HERALD_GATEWAY_PORT: 8080,
       HERALD_REPLAY_WINDOW: 15 * 60_000,
@@ -47,6 +49,13 @@ describe('loadConfig', () => {
       HERALD_REPLAY_WINDOW: 90_000,
       HERALD_INSTALLATION_ID: 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee',
     });
+  });
+
+  it('makes a service of its own name HERALD_NATS_URL when it is unset', () => {
+    expect(() => requireNatsUrl('gateway', undefined)).toThrow(
+      /HERALD_NATS_URL: required when the gateway runs as a service of its own .*`npm start` runs all of Herald in one process without NATS/,
+    );
+    expect(requireNatsUrl('gateway', 'nats://n:4222')).toBe('nats://n:4222');
   });
 
   it('names every bad variable', () => {
