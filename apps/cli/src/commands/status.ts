@@ -39,7 +39,7 @@ export function renderStatus(info: ClusterInfo, now = Date.now()): string {
   const lines: string[] = [];
   const { totals } = info;
   lines.push(
-    `${totals.gateways} gateway${totals.gateways === 1 ? '' : 's'}, ${totals.connections} connections ` +
+    `${plural(totals.gateways, 'gateway')}, ${plural(totals.connections, 'connection')} ` +
       `(${totals.hubConnections} hub, ${totals.anonymousConnections} anonymous), ${totals.users} users, ` +
       `${round(totals.deliveriesPerSecond)} deliveries/s`,
     '',
@@ -98,6 +98,10 @@ export function renderStatus(info: ClusterInfo, now = Date.now()): string {
       : 'dead letters: none',
   );
   return lines.join('\n');
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 function round(value: number): number {
