@@ -100,6 +100,33 @@ describe('npm start in a fresh clone, in a terminal', () => {
     expect(text.split('\n').length).toBeLessThan(60);
   });
 
+  it('lets Nx itself run in the terminal without asking anything (analytics off in nx.json)', async () => {
+    // `npm run build` and `npm test` run Nx on the terminal directly: a prompt would wait forever.
+    const nx = spawn('script', ['-qfec', 'npx nx show projects', '/dev/null'], {
+      cwd: clone,
+      env: personEnvironment({}),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let output = '';
+    nx.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => {
+        nx.kill('SIGKILL');
+        resolve(null);
+      }, 45_000);
+      nx.once('exit', (exitCode) => {
+        clearTimeout(timer);
+        resolve(exitCode);
+      });
+    });
+    const text = output.replace(ANSI, '');
+    expect({ code, prompted: /Help improve Nx|Share usage data/.test(text) }).toEqual({
+      code: 0,
+      prompted: false,
+    });
+    expect(text).toContain('standalone');
+  });
+
   it('serves the hub to a token from the CLI, and delivers what the CLI and /send publish', async () => {
     const userId = randomUUID();
     const token = cli('token', 'user', '--user', userId);
