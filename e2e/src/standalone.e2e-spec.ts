@@ -108,7 +108,7 @@ describe('npm start in a fresh clone, in a terminal', () => {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let output = '';
-    nx.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    nx.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
     const code = await new Promise<number | null>((resolve) => {
       const timer = setTimeout(() => {
         nx.kill('SIGKILL');
