@@ -1,3 +1,5 @@
+import { type ClusterInfo } from '@herald/heartbeat';
+
 import { type Command, CommandError, parse, request, table, UsageError } from '../cli';
 
 const USAGE = `herald status [--url URL] [--json]
@@ -9,31 +11,6 @@ Options:
   --url URL   where the cluster view is: the single process's dashboard
               (default http://localhost:8080/dashboard) or a heartbeat service (http://host:8083)
   --json      print the answer as JSON`;
-
-/** The parts of the heartbeat's `/info` this command shows. */
-interface ClusterInfo {
-  generatedAt: string;
-  gateways: {
-    id: string;
-    host: string;
-    version: string;
-    connections: Record<string, number>;
-    users: number;
-    deliveriesPerSecond: number;
-    slowClosed: number;
-    lastBeatAt: string;
-  }[];
-  totals: {
-    gateways: number;
-    connections: number;
-    hubConnections: number;
-    anonymousConnections: number;
-    users: number;
-    deliveriesPerSecond: number;
-  };
-  push: Record<string, Record<string, number>>;
-  deadLetters: Record<string, number>;
-}
 
 export function renderStatus(info: ClusterInfo, now = Date.now()): string {
   const lines: string[] = [];
