@@ -181,14 +181,14 @@ export class GatewayCore {
     kind: DeliveryKind,
     id: string,
     marker: string,
-    options: { eventId?: string; type?: PushType } = {},
+    options: { eventId?: string; type?: PushType; clientType?: ClientType } = {},
   ): Promise<void> {
     this.sequence += 1;
     const delivery: Delivery = {
       eventId: options.eventId ?? marker,
       hub: HubName.Main,
       method: HubMethod.ReceiveMessage,
-      clientType: ClientType.All,
+      clientType: options.clientType ?? ClientType.All,
       message: { ContextId: null, Type: options.type ?? PushType.SyncFolderUpdate, Payload: { Id: marker } },
       acceptedAt: Date.now(),
       eventSequence: this.sequence,
