@@ -5,7 +5,10 @@ import { type AddressInfo } from 'node:net';
 import { type INestApplication } from '@nestjs/common';
 import { pino } from 'pino';
 
-import { MAX_PAYLOAD_DEPTH } from '@herald/contracts';
+import { randomUUID } from 'node:crypto';
+
+import { MAX_PAYLOAD_DEPTH, PushType } from '@herald/contracts';
+import { EVENT_LOG, type EventLog } from '@herald/messaging';
 import { bootService, loadConfig } from '@herald/platform';
 import { SignalRAdapter } from '@herald/signalr';
 import { TestIssuer } from '@herald/testing';
@@ -47,10 +50,13 @@ describe('POST /send', () => {
         if (!signalListeners[signal].includes(listener)) process.removeListener(signal, listener);
   });
 
-  async function send(body: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  async function send(
+    body: string,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
     const response = await fetch(`${url}/send`, {
       method: 'POST',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', ...headers },
       body,
     });
     const text = await response.text();
@@ -89,6 +95,63 @@ describe('POST /send', () => {
     expect(await send(tooLarge)).toMatchObject({
       status: 413,
       body: { message: 'request entity too large' },
+    });
+  });
+
+  describe('Idempotency-Key', () => {
+    const syncVault = JSON.stringify({ type: 5, payload: { userId: USER_ID, date: '2026-01-01T00:00:00Z' } });
+
+    /** Appends a marker event straight to the log: its sequence says how many were stored before it. */
+    async function marker(): Promise<number> {
+      const log = app.get<EventLog>(EVENT_LOG);
+      const event = {
+        id: randomUUID(),
+        type: PushType.SyncVault,
+        payload: { UserId: USER_ID, Date: new Date() },
+        contextId: null,
+        acceptedAt: new Date(),
+      } as const;
+      return (await log.append(event)).sequence;
+    }
+
+    it('stores a request retried with the same key once, with the key as its event id', async () => {
+      const key = `vault-api:${randomUUID()}`;
+      const before = await marker();
+      expect((await send(syncVault, { 'Idempotency-Key': key })).status).toBe(200);
+      // The answer was lost; the vault API retries, once bare and once as a structured-field string.
+      expect((await send(syncVault, { 'Idempotency-Key': key })).status).toBe(200);
+      expect((await send(syncVault, { 'Idempotency-Key': `"${key}"` })).status).toBe(200);
+      expect((await marker()) - before - 1).toBe(1);
+      const again = await app.get<EventLog>(EVENT_LOG).append({
+        id: key,
+        type: PushType.SyncVault,
+        payload: { UserId: USER_ID, Date: new Date() },
+        contextId: null,
+        acceptedAt: new Date(),
+      });
+      expect(again).toEqual({ sequence: before + 1, duplicate: true });
+    });
+
+    it('without a key, each request is a new event', async () => {
+      const before = await marker();
+      await send(syncVault);
+      await send(syncVault);
+      expect((await marker()) - before - 1).toBe(2);
+    });
+
+    it.each([
+      ['empty', ''],
+      ['too long', 'k'.repeat(129)],
+      ['with a space (two keys given)', 'one, two'],
+      ['not ASCII', 'clé'],
+      ['an unterminated quote', '"abc'],
+    ])('refuses a key that is %s with a 400 naming the header, storing nothing', async (_what, key) => {
+      const before = await marker();
+      const answer = await send(syncVault, { 'Idempotency-Key': key });
+      expect(answer.status).toBe(400);
+      expect(answer.body).toMatchObject({ error: 'invalid_request', field: 'Idempotency-Key' });
+      expect(answer.body['message']).toMatch(/^Idempotency-Key: /);
+      expect((await marker()) - before - 1).toBe(0);
     });
   });
 });
