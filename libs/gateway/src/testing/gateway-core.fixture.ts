@@ -106,7 +106,7 @@ export class GatewayCore {
     const replayState = new ReplayState(config);
     const writer = new FanOutWriter(replayState, metrics);
     const intake = new DeliveryIntake(writer, logger, metrics);
-    const registry = new ConnectionRegistry(subscriber, intake, writer, metrics);
+    const registry = new ConnectionRegistry(subscriber, intake, writer, config, metrics);
     const watermark = new WatermarkService(log, subscriber);
     const replay = new ReplayService(
       log,
