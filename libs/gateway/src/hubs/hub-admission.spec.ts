@@ -1,11 +1,12 @@
 import { type IncomingMessage } from 'node:http';
 
-import { beforeAll, describe, expect, it } from '@jest/globals';
+import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 
 import { loadConfig } from '@herald/platform';
 import { TestIssuer } from '@herald/testing';
 
 import { type GatewayConfig, gatewayConfigSchema } from '../config/gateway.config';
+import { GatewayCore } from '../testing/gateway-core.fixture';
 import { addressLimitKey, HubAdmission } from './hub-admission';
 import { AnonymousHubAuthorizer } from './hub.authorizers';
 
@@ -61,5 +62,35 @@ describe('per-address limits on the anonymous hub', () => {
     expect(await upgrade(authorizer, '203.0.113.1')).toBe(true);
     expect(await upgrade(authorizer, '203.0.113.1')).toBe(false);
     expect(await upgrade(authorizer, '203.0.113.2')).toBe(true);
+  });
+});
+
+describe('pending negotiations per client address', () => {
+  let core: GatewayCore | undefined;
+
+  afterEach(async () => {
+    await core?.stop();
+    core = undefined;
+  });
+
+  /** `POST /anonymous-hub/negotiate` from `address`: its HTTP status. */
+  async function negotiate(gateway: GatewayCore, address: string): Promise<number> {
+    const request = {
+      url: `/anonymous-hub/negotiate?negotiateVersion=1&Token=${crypto.randomUUID()}`,
+      socket: { remoteAddress: address },
+      headers: {},
+    } as IncomingMessage;
+    return (await gateway.server.negotiate(request)).status;
+  }
+
+  it('caps what one client (an IPv6 /64) has pending, and leaves everyone else their share', async () => {
+    core = await GatewayCore.start({ signalr: { maxPendingNegotiationsPerClient: 2 } });
+    expect(await negotiate(core, '2001:db8:0:1::a')).toBe(200);
+    expect(await negotiate(core, '2001:db8:0:1::b')).toBe(200);
+    // Unauthenticated, and from a fresh address of the same /64: the same client.
+    expect(await negotiate(core, '2001:db8:0:1::c')).toBe(429);
+    expect(await negotiate(core, '2001:db8:0:2::a')).toBe(200);
+    expect(await negotiate(core, '203.0.113.1')).toBe(200);
+    expect(core.server.pendingNegotiations).toBe(4);
   });
 });

@@ -24,8 +24,11 @@ export class HubAdmission {
     this.addresses = new ClientAddressResolver(config.HERALD_TRUSTED_PROXIES);
   }
 
-  /** Reserves a place under every limit, or refuses with 429 naming the limit that is full. */
-  admit<T extends ConnectionIdentity>(identity: T, limits: Limit[]): AuthorizeResult<T> {
+  /**
+   * Reserves a place under every limit, or refuses with 429 naming the limit that is full.
+   * `client` (the address key) is also what pending negotiations are capped by.
+   */
+  admit<T extends ConnectionIdentity>(identity: T, limits: Limit[], client: string): AuthorizeResult<T> {
     const admission = this.limits.tryAcquire(limits);
     if ('full' in admission) {
       return {
@@ -34,7 +37,7 @@ export class HubAdmission {
         reason: `connection limit reached (${admission.full.key.split(':')[0]})`,
       };
     }
-    return { accept: true, identity, release: admission.release };
+    return { accept: true, identity, release: admission.release, client };
   }
 
   /** What the per-address limits count the upgrade's client by (see `addressLimitKey`). */

@@ -37,10 +37,14 @@ export class UserHubAuthorizer implements UpgradeAuthorizer<HubIdentity> {
       return { accept: false, status: 401, reason: 'token subject is not a user id' };
     }
     const address = this.admission.addressKey(request);
-    return this.admission.admit(identity, [
-      { key: `ip:${address}`, max: this.config.HERALD_CONNECTIONS_PER_IP },
-      { key: `user:${identity.userId}`, max: this.config.HERALD_CONNECTIONS_PER_USER },
-    ]);
+    return this.admission.admit(
+      identity,
+      [
+        { key: `ip:${address}`, max: this.config.HERALD_CONNECTIONS_PER_IP },
+        { key: `user:${identity.userId}`, max: this.config.HERALD_CONNECTIONS_PER_USER },
+      ],
+      address,
+    );
   }
 }
 
@@ -64,10 +68,14 @@ export class AnonymousHubAuthorizer implements UpgradeAuthorizer<AnonymousIdenti
     }
     const address = this.admission.addressKey(request);
     return Promise.resolve(
-      this.admission.admit({ kind: 'anonymous', token: entry[1].toLowerCase(), clientType: 0 }, [
-        { key: `ip:${address}`, max: this.config.HERALD_CONNECTIONS_PER_IP },
-        { key: `anonymous-ip:${address}`, max: this.config.HERALD_ANONYMOUS_CONNECTIONS_PER_IP },
-      ]),
+      this.admission.admit(
+        { kind: 'anonymous', token: entry[1].toLowerCase(), clientType: 0 },
+        [
+          { key: `ip:${address}`, max: this.config.HERALD_CONNECTIONS_PER_IP },
+          { key: `anonymous-ip:${address}`, max: this.config.HERALD_ANONYMOUS_CONNECTIONS_PER_IP },
+        ],
+        address,
+      ),
     );
   }
 }
