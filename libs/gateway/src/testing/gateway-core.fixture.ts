@@ -48,6 +48,8 @@ import { JsonHubClient } from './json-hub-client';
 
 export interface GatewayCoreOptions {
   config?: Partial<GatewayConfig>;
+  /** Keep at most this many messages per stream (older ones are trimmed, as JetStream's limits do). */
+  maxMessagesPerStream?: number;
   signalr?: Partial<SignalRServerOptions>;
   /** Wraps the delivery log the gateway reads (e.g. to hold a replay's reads). */
   deliveryLog?: (log: DeliveryLog) => DeliveryLog;
@@ -91,7 +93,10 @@ export class GatewayCore {
   static async start(options: GatewayCoreOptions = {}): Promise<GatewayCore> {
     sharedIssuer ??= TestIssuer.create();
     const issuer = await sharedIssuer;
-    const broker = new MemoryBroker({ namespace: 'core' });
+    const broker = new MemoryBroker({
+      namespace: 'core',
+      ...(options.maxMessagesPerStream ? { maxMessagesPerStream: options.maxMessagesPerStream } : {}),
+    });
     const config: GatewayConfig = {
       ...loadConfig(gatewayConfigSchema, { HERALD_JWT_PUBLIC_KEY: issuer.publicKeyPem }),
       ...options.config,
