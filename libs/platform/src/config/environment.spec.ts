@@ -132,11 +132,7 @@ describe('loadConfig never prints the credentials of a URL it refuses', () => {
       { HERALD_DATABASE_URL: `x://herald:${'s3cret'.repeat(20)}@db/herald` },
       'x://***@db/herald',
     ],
-    [
-      'a password in any URL variable',
-      { HERALD_PUSH_RELAY_URI: 'ftp//user:s3cret@relay' },
-      '"***@relay"',
-    ],
+    ['a password in any URL variable', { HERALD_PUSH_RELAY_URI: 'ftp//user:s3cret@relay' }, '"***@relay"'],
   ])('hides %s', (_what, environment, expected) => {
     const message = shown(environment);
     expect(message).not.toMatch(/s3|cret/);
