@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 
-import { GatewayModule, gatewayConfigSchema } from '@herald/gateway';
+import { GatewayModule, gatewayConfigSchema, SEND_BODY_LIMIT } from '@herald/gateway';
 import { bootService, createLogger, loadConfig, requireNatsUrl, runMain } from '@herald/platform';
 import { SignalRAdapter } from '@herald/signalr';
 
@@ -17,6 +17,7 @@ runMain(bootLogger, async () => {
     host: config.HERALD_HOST,
     port: config.HERALD_GATEWAY_PORT,
     logger,
+    jsonBodyLimit: SEND_BODY_LIMIT,
     tls:
       config.HERALD_TLS_CERT && config.HERALD_TLS_KEY
         ? { cert: config.HERALD_TLS_CERT, key: config.HERALD_TLS_KEY }

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 
 import { DEV_TOKEN_ISSUER, ensureDevKeys } from '@herald/auth';
 import { BROKER_TRANSPORT } from '@herald/messaging';
+import { SEND_BODY_LIMIT } from '@herald/gateway';
 import { bootService, createLogger, resolveLogFormat, runMain } from '@herald/platform';
 import { SignalRAdapter } from '@herald/signalr';
 
@@ -52,6 +53,7 @@ runMain(bootLogger, async () => {
     port: gateway.HERALD_GATEWAY_PORT,
     logger,
     tls,
+    jsonBodyLimit: SEND_BODY_LIMIT,
     corsOrigins: gateway.HERALD_CORS_ORIGINS,
     webSocketAdapter: (nest) => new SignalRAdapter(nest),
     transport: BROKER_TRANSPORT,

@@ -26,6 +26,10 @@ export type SendRequest = {
 }[PushType];
 
 const MAX_CONTEXT_ID_LENGTH = 256;
+/** Longest event id `validateEvent` takes; an idempotency key becomes the event id. */
+export const MAX_EVENT_ID_LENGTH = 128;
+/** Visible ASCII except `"` and `\`: safe as a `Nats-Msg-Id`, and unambiguous inside quotes. */
+const IDEMPOTENCY_KEY = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
 function readKey(body: Record<string, unknown>, name: string, path: string): unknown {
   const matches = Object.keys(body).filter((key) => key.toLowerCase() === name);
@@ -62,14 +66,36 @@ export function parseSendRequest(body: unknown): SendRequest {
   return { type, payload, contextId } as SendRequest;
 }
 
+/**
+ * The `Idempotency-Key` request header of `/send` (undefined when absent): 1 to 128 visible ASCII
+ * characters other than `"` and `\`, bare (`abc`) or as a structured-field string (`"abc"`, the
+ * IETF draft's form), both the same key. It becomes the event id, so JetStream's duplicate window
+ * stores a retried request once. Throws ValidationError at path `Idempotency-Key`.
+ */
+export function parseIdempotencyKey(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const key =
+    header.length >= 2 && header.startsWith('"') && header.endsWith('"') ? header.slice(1, -1) : header;
+  if (key.length === 0 || key.length > MAX_EVENT_ID_LENGTH || !IDEMPOTENCY_KEY.test(key)) {
+    throw new ValidationError(
+      'Idempotency-Key',
+      `expected 1 to ${MAX_EVENT_ID_LENGTH} visible ASCII characters other than '"' and '\\', optionally in double quotes`,
+    );
+  }
+  return key;
+}
+
 /** Re-validates an event decoded from the wire; the dispatcher dead-letters what this rejects. */
 export function validateEvent(value: unknown): AnyHeraldEvent {
   if (!isPlainObject(value)) {
     throw new ValidationError('', 'an event must be a map');
   }
   const { id, type, payload, contextId, acceptedAt } = value;
-  if (typeof id !== 'string' || id.length === 0 || id.length > 128) {
-    throw new ValidationError('id', 'expected a non-empty string of at most 128 characters');
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_EVENT_ID_LENGTH) {
+    throw new ValidationError(
+      'id',
+      `expected a non-empty string of at most ${MAX_EVENT_ID_LENGTH} characters`,
+    );
   }
   if (!(acceptedAt instanceof Date) || Number.isNaN(acceptedAt.getTime())) {
     throw new ValidationError('acceptedAt', 'expected a timestamp');

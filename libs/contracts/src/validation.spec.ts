@@ -4,7 +4,8 @@ import { parseSendRequest } from './event';
 import { PushType, PUSH_TYPES } from './push-type';
 import { PAYLOAD_SCHEMAS } from './payload-schemas';
 import { ValidationError } from './validation.error';
-import { normalizePayload } from './validation';
+import { eventCodec } from './codec';
+import { MAX_PAYLOAD_DEPTH, MAX_PAYLOAD_VALUES, normalizePayload } from './validation';
 
 const CIPHER_ID = '0D4F3B1E-2C47-4E7B-9E2B-6B1F8A0C1D2E';
 const USER_ID = '5a6b7c8d-1e2f-4a3b-8c9d-0e1f2a3b4c5d';
@@ -142,6 +143,44 @@ describe('parseSendRequest', () => {
     const request = parseSendRequest(body);
     expect(Object.getPrototypeOf(request.payload)).toBe(Object.prototype);
     expect((request.payload as { polluted?: boolean }).polluted).toBeUndefined();
+  });
+});
+
+describe('payload bounds', () => {
+  /** `{Extra: [[[...]]]}` with the payload itself at level 1 and `levels` levels in all. */
+  function nested(levels: number): Record<string, unknown> {
+    let inner: unknown[] = [];
+    for (let level = 3; level <= levels; level += 1) inner = [inner];
+    return { userId: USER_ID, date: '2024-01-01T00:00:00Z', extra: inner };
+  }
+
+  it('refuses a payload nested tens of thousands of levels deep, naming the field, without overflowing', () => {
+    const rejection = rejectionOf(() => parseSendRequest({ type: 5, payload: nested(50_000) }));
+    expect(rejection.path).toBe('payload.Extra');
+    expect(rejection.message).toBe(`payload.Extra: nested more than ${MAX_PAYLOAD_DEPTH} levels deep`);
+  });
+
+  it(`accepts ${MAX_PAYLOAD_DEPTH} levels, which the event codec encodes, and refuses one more`, () => {
+    const request = parseSendRequest({ type: 5, payload: nested(MAX_PAYLOAD_DEPTH) });
+    const event = { id: 'e1', ...request, acceptedAt: new Date() };
+    expect(eventCodec.decode(eventCodec.encode(event))).toEqual(event);
+    expect(
+      rejectionOf(() => parseSendRequest({ type: 5, payload: nested(MAX_PAYLOAD_DEPTH + 1) })).path,
+    ).toBe('payload.Extra');
+  });
+
+  it(`refuses a payload of more than ${MAX_PAYLOAD_VALUES} values, on every path that validates one`, () => {
+    const payload = {
+      userId: USER_ID,
+      date: '2024-01-01T00:00:00Z',
+      extra: new Array<number>(MAX_PAYLOAD_VALUES).fill(0),
+    };
+    expect(rejectionOf(() => parseSendRequest({ type: 5, payload })).message).toBe(
+      `payload: holds more than ${MAX_PAYLOAD_VALUES} values`,
+    );
+    expect(rejectionOf(() => normalizePayload(PushType.SyncVault, payload)).path).toBe('payload');
+    payload.extra.length = MAX_PAYLOAD_VALUES - 10;
+    expect(() => parseSendRequest({ type: 5, payload })).not.toThrow();
   });
 });
 

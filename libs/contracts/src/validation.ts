@@ -8,6 +8,14 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/i;
 const MAX_STRING_LENGTH = 64 * 1024;
 const MAX_ARRAY_LENGTH = 10_000;
+/**
+ * How deep a payload may nest (the payload object is level 1). Bitwarden's go three levels deep;
+ * the MessagePack encoder and decoder recurse, so a payload nested thousands of levels would
+ * overflow the stack of every process that handles it.
+ */
+export const MAX_PAYLOAD_DEPTH = 32;
+/** How many values (objects, arrays and scalars, the payload included) one payload may hold. */
+export const MAX_PAYLOAD_VALUES = 20_000;
 
 export function isGuid(value: unknown): value is string {
   return typeof value === 'string' && GUID.test(value);
@@ -78,6 +86,12 @@ function normalizeField(value: unknown, schema: FieldSchema, path: string): unkn
   }
 }
 
+/** The name a key gets in a normalised object: its schema field's, else its first letter capitalised. */
+function fieldNames(schema: PayloadSchema): (key: string) => string {
+  const fieldsByLowerName = new Map(Object.keys(schema).map((name) => [name.toLowerCase(), name]));
+  return (key) => fieldsByLowerName.get(key.toLowerCase()) ?? key.charAt(0).toUpperCase() + key.slice(1);
+}
+
 /**
  * Checks `value` against `schema` and returns a copy with PascalCase keys. Keys match their schema
  * field in any case (camelCase, PascalCase, mixed); fields the schema does not name are forwarded
@@ -87,10 +101,10 @@ function normalizeObject(value: unknown, schema: PayloadSchema, path: string): R
   if (!isPlainObject(value)) {
     throw new ValidationError(path, `expected an object, got ${describe(value)}`);
   }
-  const fieldsByLowerName = new Map(Object.keys(schema).map((name) => [name.toLowerCase(), name]));
+  const nameOf = fieldNames(schema);
   const result: Record<string, unknown> = {};
   for (const [key, raw] of Object.entries(value)) {
-    const name = fieldsByLowerName.get(key.toLowerCase()) ?? key.charAt(0).toUpperCase() + key.slice(1);
+    const name = nameOf(key);
     if (name === '__proto__') {
       continue; // never let input reach an object's prototype
     }
@@ -111,13 +125,46 @@ function normalizeObject(value: unknown, schema: PayloadSchema, path: string): R
   return result;
 }
 
-/** Validates and normalises a payload for `type`. Throws ValidationError naming the field at fault. */
+/**
+ * Refuses a value nested deeper than MAX_PAYLOAD_DEPTH or holding more than MAX_PAYLOAD_VALUES
+ * values, naming the top-level field that nests too deep. Walks with an explicit stack: a
+ * recursive walk would overflow on the very input it exists to refuse.
+ */
+function assertPayloadBounds(payload: unknown, schema: PayloadSchema, path: string): void {
+  const nameOf = fieldNames(schema);
+  const pending: { value: unknown; depth: number; field: string }[] = [
+    { value: payload, depth: 1, field: path },
+  ];
+  let values = 0;
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    values += 1;
+    if (values > MAX_PAYLOAD_VALUES) {
+      throw new ValidationError(path, `holds more than ${MAX_PAYLOAD_VALUES} values`);
+    }
+    const { value, depth, field } = next;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth > MAX_PAYLOAD_DEPTH) {
+      throw new ValidationError(field, `nested more than ${MAX_PAYLOAD_DEPTH} levels deep`);
+    }
+    for (const [key, child] of Object.entries(value)) {
+      const childField = depth === 1 ? join(path, nameOf(key)) : field;
+      pending.push({ value: child, depth: depth + 1, field: childField });
+    }
+  }
+}
+
+/**
+ * Validates and normalises a payload for `type`, after checking its depth and size. Throws
+ * ValidationError naming the field at fault.
+ */
 export function normalizePayload<T extends PushType>(
   type: T,
   payload: unknown,
   path = 'payload',
 ): PushPayloads[T] {
-  return normalizeObject(payload, PAYLOAD_SCHEMAS[type], path) as unknown as PushPayloads[T];
+  const schema = PAYLOAD_SCHEMAS[type];
+  assertPayloadBounds(payload, schema, path);
+  return normalizeObject(payload, schema, path) as unknown as PushPayloads[T];
 }
 
 export function assertPushType(value: unknown, path = 'type'): PushType {

@@ -27,6 +27,13 @@ import { ReplayService } from './services/replay.service';
 import { SessionsService } from './services/sessions.service';
 import { WatermarkService } from './services/watermark.service';
 
+/**
+ * Largest JSON body the gateway reads (the application's body parser, set at boot): room for the
+ * largest event the contract allows (10,000 collection ids, about 390 kB); Nest's default of
+ * 100 kB would refuse valid ones. Depth and value count are bounded when the payload is parsed.
+ */
+export const SEND_BODY_LIMIT = '512kb';
+
 export interface GatewayModuleOptions {
   config: GatewayConfig;
   logger: Logger;

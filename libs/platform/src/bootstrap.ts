@@ -1,4 +1,3 @@
-import { type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
 
 import {
@@ -11,6 +10,7 @@ import {
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { type CustomTransportStrategy } from '@nestjs/microservices';
+import { type NestExpressApplication } from '@nestjs/platform-express';
 import helmet from 'helmet';
 import { Logger as NestPinoLogger } from 'nestjs-pino';
 import { type Logger } from 'pino';
@@ -27,6 +27,8 @@ export interface ServiceBootOptions {
   tls?: { key: string; cert: string };
   /** Origins allowed to call the HTTP API from a browser (with credentials); none when empty. */
   corsOrigins?: string[];
+  /** Largest JSON request body (`'512kb'`); Nest's default (100 kB) when not set. Larger: `413`. */
+  jsonBodyLimit?: string;
   /** Called after the HTTP server listens. */
   afterListen?: (app: INestApplication) => Promise<void> | void;
   /** The adapter that serves the module's `@WebSocketGateway`s, installed before the application starts. */
@@ -48,12 +50,14 @@ const SHUTDOWN_DEADLINE_MS = 25_000;
  * hooks (close sockets, stop consumers, drain NATS) and then exit 0, or 1 past the deadline.
  */
 export async function bootService(options: ServiceBootOptions): Promise<INestApplication> {
-  const app = await NestFactory.create(options.module, {
+  const app = await NestFactory.create<NestExpressApplication>(options.module, {
     bufferLogs: true,
     ...(options.tls ? { httpsOptions: { key: options.tls.key, cert: options.tls.cert } } : {}),
   });
   app.useLogger(new RoutineAtDebug(app.get(NestPinoLogger)));
-  (app.getHttpAdapter().getInstance() as { disable(name: string): void }).disable('x-powered-by');
+  app.disable('x-powered-by');
+  // Registered before Nest's own JSON parser would be, which then stands aside.
+  if (options.jsonBodyLimit) app.useBodyParser('json', { limit: options.jsonBodyLimit });
   app.use(
     helmet({
       contentSecurityPolicy: {
@@ -75,7 +79,7 @@ export async function bootService(options: ServiceBootOptions): Promise<INestApp
   // Consumers start last, once everything they hand work to is up.
   if (options.transport) await app.startAllMicroservices();
   // With port 0 the system picks one; log the real one (tests and operators read it from here).
-  const address = (app.getHttpServer() as Server).address() as AddressInfo;
+  const address = app.getHttpServer().address() as AddressInfo;
   options.logger.info({ host: options.host, port: address.port, tls: Boolean(options.tls) }, 'listening');
   exitOnSignal(app, options.logger);
   return app;

@@ -36,11 +36,15 @@ export class UserHubAuthorizer implements UpgradeAuthorizer<HubIdentity> {
     if (!identity) {
       return { accept: false, status: 401, reason: 'token subject is not a user id' };
     }
-    const address = this.admission.clientAddress(request);
-    return this.admission.admit(identity, [
-      { key: `ip:${address}`, max: this.config.HERALD_CONNECTIONS_PER_IP },
-      { key: `user:${identity.userId}`, max: this.config.HERALD_CONNECTIONS_PER_USER },
-    ]);
+    const address = this.admission.addressKey(request);
+    return this.admission.admit(
+      identity,
+      [
+        { key: `ip:${address}`, max: this.config.HERALD_CONNECTIONS_PER_IP },
+        { key: `user:${identity.userId}`, max: this.config.HERALD_CONNECTIONS_PER_USER },
+      ],
+      address,
+    );
   }
 }
 
@@ -62,12 +66,16 @@ export class AnonymousHubAuthorizer implements UpgradeAuthorizer<AnonymousIdenti
         reason: 'Token must be an auth request id (GUID)',
       });
     }
-    const address = this.admission.clientAddress(request);
+    const address = this.admission.addressKey(request);
     return Promise.resolve(
-      this.admission.admit({ kind: 'anonymous', token: entry[1].toLowerCase(), clientType: 0 }, [
-        { key: `ip:${address}`, max: this.config.HERALD_CONNECTIONS_PER_IP },
-        { key: `anonymous-ip:${address}`, max: this.config.HERALD_ANONYMOUS_CONNECTIONS_PER_IP },
-      ]),
+      this.admission.admit(
+        { kind: 'anonymous', token: entry[1].toLowerCase(), clientType: 0 },
+        [
+          { key: `ip:${address}`, max: this.config.HERALD_CONNECTIONS_PER_IP },
+          { key: `anonymous-ip:${address}`, max: this.config.HERALD_ANONYMOUS_CONNECTIONS_PER_IP },
+        ],
+        address,
+      ),
     );
   }
 }

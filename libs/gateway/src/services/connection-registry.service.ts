@@ -4,11 +4,13 @@ import { Gauge, Registry } from 'prom-client';
 import { type DeliveryKind } from '@herald/contracts';
 import { DELIVERY_SUBSCRIBER, type DeliverySubscriber, type Unsubscribe } from '@herald/messaging';
 
+import { type GatewayConfig } from '../config/gateway.config';
+import { GATEWAY_CONFIG } from '../gateway.tokens';
 import { DeliveryIntake, type DeliveryTarget } from './delivery-intake';
 import { FanOutWriter } from './fan-out-writer';
 import { type GatewayConnection } from './gateway-connection';
 import { type GroupKey } from './hub-identity';
-import { RecentEvents } from './recent-events';
+import { RECENT_EVENTS_PER_GROUP, RecentEvents } from './recent-events';
 
 interface Group extends DeliveryTarget {
   readonly key: GroupKey;
@@ -33,6 +35,7 @@ export class ConnectionRegistry {
     @Inject(DELIVERY_SUBSCRIBER) private readonly subscriber: DeliverySubscriber,
     private readonly intake: DeliveryIntake,
     private readonly writer: FanOutWriter,
+    @Inject(GATEWAY_CONFIG) private readonly config: Pick<GatewayConfig, 'HERALD_REPLAY_WINDOW'>,
     registry: Registry,
   ) {
     const subscribedGroups: Gauge = new Gauge({
@@ -110,7 +113,8 @@ export class ConnectionRegistry {
       key,
       name,
       members: new Set(),
-      recent: new RecentEvents(),
+      // Ids are remembered while DELIVERIES can hand the same delivery back (a catch-up read).
+      recent: new RecentEvents(RECENT_EVENTS_PER_GROUP, this.config.HERALD_REPLAY_WINDOW),
       released: false,
       subscribed: Promise.resolve(),
     };

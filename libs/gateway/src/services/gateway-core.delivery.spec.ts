@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 
+import { PushType } from '@herald/contracts';
 import { CloseReason } from '@herald/signalr';
 import { eventually } from '@herald/testing';
 
@@ -56,6 +57,33 @@ describe('gateway core: fan-out, dedupe, catch-up, slow consumers (memory engine
     expect(client.ids.at(-1)).toBe('after');
     await core.watermark.refresh();
     expect(core.watermark.current).toBe(await core.lastSequence());
+  });
+
+  it('after an outage longer than the log keeps, sends each device a SyncVault, then what the log still holds', async () => {
+    // DELIVERIES keeps 4 messages: what is older leaves the log, as past the replay window.
+    core = await GatewayCore.start({ maxMessagesPerStream: 4 });
+    const user = newId();
+    const client = await core.connect(user, newId());
+    await core.publish('user', user, 'before');
+    await client.received(1);
+    await core.watermark.refresh();
+    core.broker.simulateOutage(true);
+    for (let index = 1; index <= 6; index += 1) await core.publish('user', user, `during-${index}`);
+    // during-1 and during-2 are gone: the stream's first sequence is past the watermark.
+    core.broker.simulateOutage(false);
+    expect(await client.received(6)).toEqual([
+      'before',
+      `type-${PushType.SyncVault}`,
+      'during-3',
+      'during-4',
+      'during-5',
+      'during-6',
+    ]);
+    await core.publish('user', user, 'after');
+    // `after` was written after the catch-up: nothing else came before it.
+    expect(await client.received(7)).toHaveLength(7);
+    expect(client.ids.at(-1)).toBe('after');
+    expect(await core.metric('herald_gateway_catch_up_sync_vaults_total')).toBe(1);
   });
 
   it('closes a client that stops reading at the buffer limit and resumes it from the oldest watermark', async () => {

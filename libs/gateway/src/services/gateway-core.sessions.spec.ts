@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 
-import { PushType } from '@herald/contracts';
+import { ClientType, PushType } from '@herald/contracts';
 import { type DeliveryLog, type DeliverySubscriber } from '@herald/messaging';
 import { eventually } from '@herald/testing';
 
 import { GatewayCore, newId } from '../testing/gateway-core.fixture';
+import { REPLAY_PAGE_SIZE } from './replay.service';
 
 /**
  * The gateway core on the in-memory broker, real sockets on loopback: connect, disconnect,
@@ -80,6 +81,43 @@ describe('gateway core: sessions and replay (memory engine)', () => {
     // The backlog in order, then live traffic; nothing from before the resume point.
     expect(await second.received(3)).toEqual(['e2', 'e3', 'e4']);
     expect(await core.metric('herald_gateway_replays_total', { outcome: 'deliveries' })).toBe(1);
+  });
+
+  it('replays what is meant for the device even past HERALD_REPLAY_MAX_MESSAGES deliveries for other client types', async () => {
+    core = await GatewayCore.start({ config: { HERALD_REPLAY_MAX_MESSAGES: 3 } });
+    const [user, device] = [newId(), newId()];
+    const first = await core.connect(user, device);
+    await core.settle(first);
+    await first.disconnect();
+    await stopped(core, user, device);
+    // The fixture's devices are browser extensions: mobile deliveries are not theirs. More than a
+    // page of them, so the device's own are found on a later page.
+    for (let index = 0; index < REPLAY_PAGE_SIZE + 5; index += 1)
+      await core.publish('user', user, `mobile-${index}`, { clientType: ClientType.Mobile });
+    await core.publish('user', user, 'mine-1', { clientType: ClientType.Browser });
+    await core.publish('user', user, 'mobile-late', { clientType: ClientType.Mobile });
+    await core.publish('user', user, 'mine-2', { clientType: ClientType.All });
+    const second = await core.connect(user, device);
+    await core.publish('user', user, 'live');
+    // The two that are its own, then live traffic: neither hidden behind the others nor a SyncVault.
+    expect(await second.received(3)).toEqual(['mine-1', 'mine-2', 'live']);
+    expect(await core.metric('herald_gateway_replays_total', { outcome: 'deliveries' })).toBe(1);
+  });
+
+  it('sends one SyncVault when more than HERALD_REPLAY_MAX_MESSAGES of the missed deliveries are its own', async () => {
+    core = await GatewayCore.start({ config: { HERALD_REPLAY_MAX_MESSAGES: 3 } });
+    const [user, device] = [newId(), newId()];
+    const first = await core.connect(user, device);
+    await core.settle(first);
+    await first.disconnect();
+    await stopped(core, user, device);
+    for (let index = 0; index < 5; index += 1) {
+      await core.publish('user', user, `mobile-${index}`, { clientType: ClientType.Mobile });
+      await core.publish('user', user, `mine-${index}`, { clientType: ClientType.Browser });
+    }
+    const second = await core.connect(user, device);
+    await core.publish('user', user, 'live');
+    expect(await second.received(2)).toEqual([`type-${PushType.SyncVault}`, 'live']);
   });
 
   it('a device whose previous connection is still open resumes from the last sign of life of that connection', async () => {

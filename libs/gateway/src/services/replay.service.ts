@@ -23,6 +23,9 @@ import { type GroupKey, type HubIdentity } from './hub-identity';
 const CLOSE_RECORD_ATTEMPTS = 20;
 const CLOSE_RECORD_POLL_MS = 50;
 
+/** Deliveries read per request while looking for a reconnecting device's own. */
+export const REPLAY_PAGE_SIZE = 500;
+
 /** What a reconnecting device gets before live traffic. */
 export type ReplayPlan =
   | { kind: 'none'; reason: 'no-device' | 'unknown-device' | 'nothing-missed' }
@@ -108,16 +111,18 @@ export class ReplayService {
       return { kind: 'sync-vault', reason: 'window-passed', missed: upTo - resumeFrom };
     }
     const max = this.config.HERALD_REPLAY_MAX_MESSAGES;
+    // Filter before counting: deliveries for other client types share the group's subject, and a
+    // limit applied to the raw read would let them hide the device's own (a silent gap).
     const stored = (
-      await Promise.all(behind.map((subject) => this.log.readAfter(subject, resumeFrom, readUpTo, max + 1)))
+      await Promise.all(
+        behind.map((subject) => this.readRelevant(subject, identity, resumeFrom, readUpTo, max + 1)),
+      )
     ).flat();
     stored.sort((left, right) => left.sequence - right.sequence);
     const deliveries: Delivery[] = [];
     const seen = new Set<string>();
-    for (const item of stored) {
-      const delivery = decodeOrUndefined(item.data);
-      if (!delivery || delivery.hub !== HubName.Main || seen.has(delivery.eventId)) continue;
-      if (delivery.clientType !== ClientType.All && delivery.clientType !== identity.clientType) continue;
+    for (const { delivery } of stored) {
+      if (seen.has(delivery.eventId)) continue;
       seen.add(delivery.eventId);
       deliveries.push(delivery);
     }
@@ -126,6 +131,42 @@ export class ReplayService {
     deliveries.sort((left, right) => left.eventSequence - right.eventSequence);
     return { kind: 'deliveries', deliveries, from: resumeFrom, upTo: readUpTo };
   }
+
+  /**
+   * The deliveries on `subject` after `after` up to `upTo` that are meant for this device, page
+   * by page, until `wanted` distinct events are found or the range is read. Finding `wanted` on
+   * one subject is enough to know the whole backlog is too long.
+   */
+  private async readRelevant(
+    subject: string,
+    identity: HubIdentity,
+    after: number,
+    upTo: number,
+    wanted: number,
+  ): Promise<{ sequence: number; delivery: Delivery }[]> {
+    const relevant: { sequence: number; delivery: Delivery }[] = [];
+    const events = new Set<string>();
+    let from = after;
+    for (;;) {
+      const page = await this.log.readAfter(subject, from, upTo, REPLAY_PAGE_SIZE);
+      for (const item of page) {
+        const delivery = decodeOrUndefined(item.data);
+        if (!delivery || !isFor(identity, delivery)) continue;
+        relevant.push({ sequence: item.sequence, delivery });
+        events.add(delivery.eventId);
+        if (events.size >= wanted) return relevant;
+      }
+      const last = page.at(-1);
+      if (page.length < REPLAY_PAGE_SIZE || last === undefined) return relevant;
+      from = last.sequence;
+    }
+  }
+}
+
+/** A `/hub` delivery for every client type or for the device's own. */
+function isFor(identity: HubIdentity, delivery: Delivery): boolean {
+  if (delivery.hub !== HubName.Main) return false;
+  return delivery.clientType === ClientType.All || delivery.clientType === identity.clientType;
 }
 
 function decodeOrUndefined(data: Uint8Array): Delivery | undefined {

@@ -48,6 +48,8 @@ import { JsonHubClient } from './json-hub-client';
 
 export interface GatewayCoreOptions {
   config?: Partial<GatewayConfig>;
+  /** Keep at most this many messages per stream (older ones are trimmed, as JetStream's limits do). */
+  maxMessagesPerStream?: number;
   signalr?: Partial<SignalRServerOptions>;
   /** Wraps the delivery log the gateway reads (e.g. to hold a replay's reads). */
   deliveryLog?: (log: DeliveryLog) => DeliveryLog;
@@ -91,7 +93,10 @@ export class GatewayCore {
   static async start(options: GatewayCoreOptions = {}): Promise<GatewayCore> {
     sharedIssuer ??= TestIssuer.create();
     const issuer = await sharedIssuer;
-    const broker = new MemoryBroker({ namespace: 'core' });
+    const broker = new MemoryBroker({
+      namespace: 'core',
+      ...(options.maxMessagesPerStream ? { maxMessagesPerStream: options.maxMessagesPerStream } : {}),
+    });
     const config: GatewayConfig = {
       ...loadConfig(gatewayConfigSchema, { HERALD_JWT_PUBLIC_KEY: issuer.publicKeyPem }),
       ...options.config,
@@ -106,7 +111,7 @@ export class GatewayCore {
     const replayState = new ReplayState(config);
     const writer = new FanOutWriter(replayState, metrics);
     const intake = new DeliveryIntake(writer, logger, metrics);
-    const registry = new ConnectionRegistry(subscriber, intake, writer, metrics);
+    const registry = new ConnectionRegistry(subscriber, intake, writer, config, metrics);
     const watermark = new WatermarkService(log, subscriber);
     const replay = new ReplayService(
       log,
@@ -181,14 +186,14 @@ export class GatewayCore {
     kind: DeliveryKind,
     id: string,
     marker: string,
-    options: { eventId?: string; type?: PushType } = {},
+    options: { eventId?: string; type?: PushType; clientType?: ClientType } = {},
   ): Promise<void> {
     this.sequence += 1;
     const delivery: Delivery = {
       eventId: options.eventId ?? marker,
       hub: HubName.Main,
       method: HubMethod.ReceiveMessage,
-      clientType: ClientType.All,
+      clientType: options.clientType ?? ClientType.All,
       message: { ContextId: null, Type: options.type ?? PushType.SyncFolderUpdate, Payload: { Id: marker } },
       acceptedAt: Date.now(),
       eventSequence: this.sequence,

@@ -3,23 +3,16 @@ import { Gauge, Registry } from 'prom-client';
 
 import { type ClusterInfo, ClusterStateService } from './cluster-state.service';
 
-/** Cluster gauges for Prometheus, computed from the heartbeats at each scrape. */
+/**
+ * Cluster gauges for Prometheus, computed from the heartbeats at each scrape; the gauges of one
+ * scrape share one reading of the cluster (the cluster state keeps it for a second).
+ */
 @Injectable()
 export class ClusterMetricsService implements OnModuleInit {
-  private snapshot: { at: number; info: Promise<ClusterInfo> } | undefined;
-
   constructor(
     private readonly cluster: ClusterStateService,
     private readonly registry: Registry,
   ) {}
-
-  /** The gauges of one scrape share one reading of the cluster (kept for a second). */
-  private info(): Promise<ClusterInfo> {
-    const now = Date.now();
-    if (!this.snapshot || now - this.snapshot.at > 1000)
-      this.snapshot = { at: now, info: this.cluster.info(now) };
-    return this.snapshot.info;
-  }
 
   onModuleInit(): void {
     const gauge = <L extends string>(
@@ -28,7 +21,7 @@ export class ClusterMetricsService implements OnModuleInit {
       labelNames: L[],
       fill: (gauge: Gauge<L>, info: ClusterInfo) => void,
     ) => {
-      const read = () => this.info();
+      const read = () => this.cluster.info();
       new Gauge<L>({
         name,
         help,

@@ -36,6 +36,9 @@ export interface HistoryPoint {
   deliveriesPerSecond: number;
 }
 
+/** How long one reading of the cluster answers `/info` (and the gauges) before it is read again. */
+export const CLUSTER_VIEW_TTL_MS = 1000;
+
 const RESOLUTION_MS = 5000;
 const HISTORY_MS = 3_600_000;
 /** A beater is gone after three missed 5-second beats. */
@@ -54,6 +57,8 @@ export class ClusterStateService implements OnApplicationBootstrap, OnModuleDest
     Map<string, { connections: number; deliveriesPerSecond: number }>
   >();
   private readonly pushWorkers = new Map<string, PushWorkerHeartbeat>();
+  /** The last reading of the cluster, shared by every caller within CLUSTER_VIEW_TTL_MS. */
+  private view: { at: number; info: Promise<ClusterInfo> } | undefined;
   private stop: (() => Promise<void>) | undefined;
 
   constructor(
@@ -90,7 +95,23 @@ export class ClusterStateService implements OnApplicationBootstrap, OnModuleDest
     });
   }
 
-  async info(now = Date.now()): Promise<ClusterInfo> {
+  /**
+   * The cluster as of at most CLUSTER_VIEW_TTL_MS ago. Reading it costs NATS requests (a key
+   * listing of the gateways bucket, a stream info of DEAD), so callers within that time, and
+   * concurrent ones, share one reading; a failed reading is not kept.
+   */
+  info(now = Date.now()): Promise<ClusterInfo> {
+    const view = this.view;
+    if (view && now >= view.at && now - view.at < CLUSTER_VIEW_TTL_MS) return view.info;
+    const fresh = { at: now, info: this.read(now) };
+    this.view = fresh;
+    fresh.info.catch(() => {
+      if (this.view === fresh) this.view = undefined;
+    });
+    return fresh.info;
+  }
+
+  private async read(now: number): Promise<ClusterInfo> {
     const beats = (await this.directory.list()).filter((beat) => now - beat.at < GONE_AFTER_MS);
     beats.sort((left, right) => left.gatewayId.localeCompare(right.gatewayId));
     const gateways = beats.map(({ gatewayId, startedAt, at, ...rest }) => ({

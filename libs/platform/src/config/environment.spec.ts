@@ -80,6 +80,66 @@ describe('loadConfig', () => {
   });
 });
 
+describe('loadConfig never prints the credentials of a URL it refuses', () => {
+  const urls = z.object({
+    HERALD_NATS_URL: env.natsUrl(),
+    // As the push worker's schema has it.
+    HERALD_DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'expected postgres://user@host:port/database')
+      .optional(),
+    HERALD_PUSH_RELAY_URI: z.url().optional(),
+  });
+
+  function shown(environment: NodeJS.ProcessEnv): string {
+    try {
+      loadConfig(urls, environment);
+    } catch (error) {
+      if (error instanceof ConfigError) return error.message;
+      throw error;
+    }
+    throw new Error('expected a ConfigError');
+  }
+
+  it.each([
+    [
+      'a password',
+      { HERALD_DATABASE_URL: 'mysql://herald:s3cret@db:5432/herald' },
+      'mysql://***@db:5432/herald',
+    ],
+    [
+      'a password with "@" and "/" in it',
+      { HERALD_DATABASE_URL: 'pg://herald:s3/c@ret@db/herald' },
+      'pg://***@db/herald',
+    ],
+    [
+      'a password without a scheme',
+      { HERALD_DATABASE_URL: 'herald:s3cret@db:5432/herald' },
+      '"***@db:5432/herald"',
+    ],
+    [
+      'a password in the query',
+      { HERALD_DATABASE_URL: 'db://db/herald?user=herald&password=s3cret' },
+      'db://db/herald?user=herald&password=***',
+    ],
+    [
+      'a NATS token and user',
+      { HERALD_NATS_URL: 'nats://s3cret@a:4222,nats://u:s3cret@b:4222,http://c' },
+      'nats://***@a:4222,nats://***@b:4222,http://c',
+    ],
+    [
+      'a password past the 80 characters shown',
+      { HERALD_DATABASE_URL: `x://herald:${'s3cret'.repeat(20)}@db/herald` },
+      'x://***@db/herald',
+    ],
+    ['a password in any URL variable', { HERALD_PUSH_RELAY_URI: 'ftp//user:s3cret@relay' }, '"***@relay"'],
+  ])('hides %s', (_what, environment, expected) => {
+    const message = shown(environment);
+    expect(message).not.toMatch(/s3|cret/);
+    expect(message).toContain(expected);
+  });
+});
+
 describe('the configuration table in README.md', () => {
   // The README is where operators look up a variable; a variable missing there is one they cannot set.
   const readme = readFileSync(join(__dirname, '../../../../README.md'), 'utf8');

@@ -89,8 +89,13 @@ export function loadConfig<S extends z.ZodObject>(
       const name = issue.path.join('.');
       const value = input[name];
       const secret = /KEY|SECRET|CERT|PASSWORD|ACCOUNT/.test(name);
+      // Credentials are hidden before the value is cut short, so no part of one is ever shown.
       const shown =
-        value === undefined ? 'unset' : secret ? 'value hidden' : JSON.stringify(value.slice(0, 80));
+        value === undefined
+          ? 'unset'
+          : secret
+            ? 'value hidden'
+            : JSON.stringify(hideCredentials(value).slice(0, 80));
       problems.push(`${name}: ${issue.message} (${shown})`);
     }
   }
@@ -98,6 +103,31 @@ export function loadConfig<S extends z.ZodObject>(
     throw new ConfigError(problems);
   }
   return parsed.data as z.infer<S>;
+}
+
+/** Where a URL (one of a comma-separated list) starts: its scheme. */
+const SCHEME_START = /(?=[a-z][a-z0-9+.-]*:\/\/)/i;
+/** A query parameter that carries a secret (`password=`, `sslpassword=`, `token=`, `secret=`, `key=`). */
+const SECRET_PARAMETER = /([?&;][a-z_]*(?:pass(?:word)?|token|secret|key)=)[^&;\s]*/gi;
+
+/**
+ * A configuration value as it may be shown in a problem: the user information of every URL in
+ * it (`user:password@`, a NATS token `token@`) and secret query parameters replaced by `***`. The
+ * value is malformed when it is shown, so no URL parser is trusted to find the parts: everything
+ * from the scheme (or the start, without one) to the last `@` before the next URL is hidden.
+ */
+export function hideCredentials(value: string): string {
+  return value
+    .split(SCHEME_START)
+    .map((part) => {
+      const at = part.lastIndexOf('@');
+      if (at < 0) return part;
+      const authority = part.indexOf('://');
+      const start = authority < 0 ? 0 : authority + 3;
+      return at < start ? part : `${part.slice(0, start)}***${part.slice(at)}`;
+    })
+    .join('')
+    .replace(SECRET_PARAMETER, '$1***');
 }
 
 /** Field types shared by the services' schemas. */

@@ -12,6 +12,11 @@ export type AuthorizeResult<TIdentity> =
        * hub reserved for it, such as a place under a connection limit.
        */
       release?: () => void;
+      /**
+       * Who the request comes from, as the hub counts clients (e.g. its address as read behind
+       * trusted proxies): pending negotiations are capped per client. Default: the peer address.
+       */
+      client?: string;
     }
   | { accept: false; status: number; reason: string };
 
@@ -52,8 +57,10 @@ export interface SignalRServerOptions {
   tickMs: number;
   /** How long a negotiated connection token may wait for its WebSocket. */
   negotiateTtlMs: number;
-  /** Negotiated tokens waiting at once; more are refused with 429. */
+  /** Negotiated tokens kept at once (waiting, or held by an open connection); more are refused with 429. */
   maxPendingNegotiations: number;
+  /** Negotiated tokens one client may have waiting (not yet claimed by a WebSocket); more are refused with 429. */
+  maxPendingNegotiationsPerClient: number;
 }
 
 export const DEFAULT_SIGNALR_OPTIONS: SignalRServerOptions = {
@@ -66,4 +73,5 @@ export const DEFAULT_SIGNALR_OPTIONS: SignalRServerOptions = {
   tickMs: 1000,
   negotiateTtlMs: 30_000,
   maxPendingNegotiations: 10_000,
+  maxPendingNegotiationsPerClient: 100,
 };

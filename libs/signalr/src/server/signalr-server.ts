@@ -65,10 +65,11 @@ export class SignalRServer {
     private readonly clock: () => number = () => performance.now(),
   ) {
     this.options = { ...DEFAULT_SIGNALR_OPTIONS, ...options };
-    this.negotiations = new NegotiationRegistry(
-      this.options.negotiateTtlMs,
-      this.options.maxPendingNegotiations,
-    );
+    this.negotiations = new NegotiationRegistry({
+      ttlMs: this.options.negotiateTtlMs,
+      maxPending: this.options.maxPendingNegotiations,
+      maxPendingPerClient: this.options.maxPendingNegotiationsPerClient,
+    });
   }
 
   addHub<TIdentity>(hub: HubDefinition<TIdentity>): void {
@@ -166,14 +167,18 @@ export class SignalRServer {
     // The reservation is made again when the WebSocket arrives; negotiate holds none.
     result.release?.();
     const version = Number(url.searchParams.get('negotiateVersion') ?? '0');
-    const response = this.negotiations.negotiate(
+    const negotiated = this.negotiations.negotiate(
       hub.name,
       Number.isInteger(version) && version > 0 ? 1 : 0,
       this.clock(),
+      result.client ?? request.socket.remoteAddress ?? 'unknown',
     );
-    return response
-      ? { status: 200, body: response }
-      : { status: 429, body: { error: 'too many pending negotiations' } };
+    if ('response' in negotiated) return { status: 200, body: negotiated.response };
+    const error =
+      negotiated.refused === 'client'
+        ? 'too many pending negotiations from this client'
+        : 'too many pending negotiations';
+    return { status: 429, body: { error } };
   }
 
   private async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
