@@ -10,7 +10,7 @@ import { type Command, CommandError, dataDirOf, guidOption, parse, request, Usag
 const TYPE_NAMES = Object.keys(PushType).filter((key) => Number.isNaN(Number(key)));
 
 const USAGE = `herald publish <type> [--user ID] [--org ID] [--installation ID] [--id ID] [--payload JSON]
-                      [--context-id ID] [--url URL [--token TOKEN] | --nats URL [--namespace NS]]
+                      [--context-id ID] [--key KEY] [--url URL [--token TOKEN] | --nats URL [--namespace NS]]
 
 Publishes one event to a running Herald, as a vault API would. <type> is Bitwarden's push type,
 by name (SyncVault, LogOut, SyncCipherUpdate, ...) or number. The payload is built from the
@@ -26,6 +26,8 @@ Options:
   --id ID            Id (the cipher, folder, send or auth request; default a new GUID)
   --payload JSON     more payload fields, e.g. '{"Reason":1}'
   --context-id ID    the device that made the change (its own clients ignore it)
+  --key KEY          idempotency key: the event's id, so a retry with the same key within two
+                     minutes is stored once (HTTP: the Idempotency-Key header)
   --url URL          Herald's base URL (default http://localhost:8080)
   --token TOKEN      an internal token (scope internal) for /send
   --nats URL         publish over NATS instead, e.g. nats://127.0.0.1:4222
@@ -89,6 +91,7 @@ export const publishCommand: Command = {
         id: { type: 'string' },
         payload: { type: 'string' },
         'context-id': { type: 'string' },
+        key: { type: 'string' },
         url: { type: 'string' },
         token: { type: 'string' },
         nats: { type: 'string' },
@@ -167,7 +170,11 @@ export const publishCommand: Command = {
     }
     const response = await request(`${base}/send`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+      headers: {
+        'Content-Type': 'application/json',
+        Authorization: `Bearer ${token}`,
+        ...(values.key ? { 'Idempotency-Key': values.key } : {}),
+      },
       body: JSON.stringify({ type, payload, contextId }),
     });
     if (response.ok) {
