@@ -28,18 +28,25 @@ export class PushProviderConfigError extends Error {
   }
 }
 
-/** Parses Retry-After (seconds or HTTP date) to ms; undefined if absent/invalid. */
+/**
+ * The longest wait a Retry-After can impose (the backoff's own ceiling). Endpoints are not all
+ * trusted: a retry held back for days would keep its job pending on the stream and its slot among
+ * the consumer's unacknowledged messages.
+ */
+export const MAX_RETRY_AFTER_MS = 300_000;
+
+/** Parses Retry-After (seconds or HTTP date) to ms, at most MAX_RETRY_AFTER_MS; undefined if absent/invalid. */
 export function parseRetryAfter(
   value: string | null | undefined,
   now: number = Date.now(),
 ): number | undefined {
   const text = value?.trim();
   if (!text) return undefined;
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  if (/^\d+$/.test(text)) return Math.min(MAX_RETRY_AFTER_MS, Number(text) * 1000);
   const date = Date.parse(text);
   // Only the HTTP date form is valid besides delta-seconds; Date.parse also takes many other shapes.
   if (Number.isNaN(date) || !/GMT$/.test(text)) return undefined;
-  return Math.max(0, date - now);
+  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, date - now));
 }
 
 /** The first characters of a device token, enough to correlate in logs without exposing it. */
