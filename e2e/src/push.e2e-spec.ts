@@ -219,6 +219,8 @@ describe('push delivery', () => {
       HERALD_VAPID_PUBLIC_KEY: vapid.publicKey,
       HERALD_VAPID_PRIVATE_KEY: vapid.privateKey,
       HERALD_VAPID_SUBJECT: 'mailto:ops@vault.example',
+      // The fake browsers' push service listens on loopback, which only the operator can allow.
+      HERALD_WEBPUSH_ALLOWED_HOSTS: '127.0.0.1',
     };
     // The operator makes an installation for the vault server (SQLite: while the worker is stopped).
     const printed = execFileSync(
