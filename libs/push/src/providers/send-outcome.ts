@@ -49,6 +49,30 @@ export function parseRetryAfter(
   return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, date - now));
 }
 
+/**
+ * The most of a provider's answer that is read: error bodies and token grants are a few hundred
+ * bytes; a body past this is not downloaded (whatever it holds, the status still decides).
+ */
+export const MAX_ANSWER_BYTES = 16 * 1024;
+
+/** @internal Shared by the senders: the first `maxBytes` of a fetch answer as text; the rest is not read. */
+export async function readAnswer(response: Response, maxBytes = MAX_ANSWER_BYTES): Promise<string> {
+  // Node's fetch streams bytes; its typing says `any`.
+  const reader = (response.body as ReadableStream<Uint8Array> | null)?.getReader();
+  if (reader === undefined) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  while (size < maxBytes) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(chunks).toString('utf8');
+    chunks.push(value.subarray(0, maxBytes - size));
+    size += value.length;
+  }
+  // Cancelling drops the connection instead of draining the rest into it.
+  await reader.cancel();
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /** The first characters of a device token, enough to correlate in logs without exposing it. */
 export function tokenPrefix(token: string): string {
   return token.length <= 8 ? '…' : `${token.slice(0, 8)}…`;
