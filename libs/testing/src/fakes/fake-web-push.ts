@@ -80,6 +80,7 @@ export class FakeWebPushEndpoint {
   readonly streamed: StreamedAnswer[] = [];
   private readonly subscriptions = new Map<string, SubscriptionKeys>();
   private readonly script: ScriptedResponse[] = [];
+  private readonly stalled: ServerResponse[] = [];
 
   private constructor(
     private readonly server: Server,
@@ -126,6 +127,11 @@ export class FakeWebPushEndpoint {
   stallNext(): this {
     this.script.push({ status: 0, stall: true });
     return this;
+  }
+
+  /** Answers every push held by `stallNext` so far, with `status`. */
+  answerStalled(status = 201): void {
+    for (const response of this.stalled.splice(0)) response.writeHead(status).end();
   }
 
   /** The next verified push gets its status and a first piece of body, and then nothing. */
@@ -190,7 +196,10 @@ export class FakeWebPushEndpoint {
       vapid,
       status: scripted.status,
     });
-    if (scripted.stall) return;
+    if (scripted.stall) {
+      this.stalled.push(response);
+      return;
+    }
     response.writeHead(scripted.status, {
       ...(scripted.status === 201 ? { location: `${this.origin}/message/${randomUUID()}` } : {}),
       ...scripted.headers,
