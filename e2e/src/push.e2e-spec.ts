@@ -219,6 +219,8 @@ describe('push delivery', () => {
       HERALD_VAPID_PUBLIC_KEY: vapid.publicKey,
       HERALD_VAPID_PRIVATE_KEY: vapid.privateKey,
       HERALD_VAPID_SUBJECT: 'mailto:ops@vault.example',
+      // The fake browsers' push service listens on loopback, which only the operator can allow.
+      HERALD_WEBPUSH_ALLOWED_HOSTS: '127.0.0.1',
     };
     // The operator makes an installation for the vault server (SQLite: while the worker is stopped).
     const printed = execFileSync(
@@ -521,6 +523,32 @@ describe('push delivery', () => {
       status: 'ok',
       checks: { nats: true, database: true },
     });
+  }, 30_000);
+
+  it('refuses a Web Push subscription whose endpoint leads into the network, naming why', async () => {
+    const identifier = randomUUID();
+    const token = await issuer.userToken(userId, { device: identifier, devicetype: 'ChromeExtension' });
+    const refusals: { status: number; body: unknown }[] = [];
+    // The allow-list names the fake push service's address, 127.0.0.1, and nothing else.
+    for (const endpoint of [
+      'https://127.0.0.2/push/x',
+      'https://10.0.0.1/push/x',
+      'http://[::1]:8080/push/x',
+    ]) {
+      const response = await fetch(`${worker.url}/devices/identifier/${identifier}/web-push-auth`, {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+        body: JSON.stringify({ ...extensionSubscription, endpoint }),
+      });
+      refusals.push({ status: response.status, body: await response.json() });
+    }
+    expect(refusals).toEqual(
+      [
+        'endpoint: 127.0.0.2 (loopback)',
+        'endpoint: 10.0.0.1 (private)',
+        'endpoint: expected an https URL (plain http only for HERALD_WEBPUSH_ALLOWED_HOSTS)',
+      ].map((message) => ({ status: 400, body: expect.objectContaining({ field: 'endpoint', message }) })),
+    );
   }, 30_000);
 
   it('pushes a relay send from the installation like an event, leaving out the device it names', async () => {

@@ -3,6 +3,7 @@ export * from './providers/apns.sender';
 export * from './providers/fcm.sender';
 export * from './providers/relay.client';
 export * from './providers/send-outcome';
+export * from './providers/webpush-endpoint';
 export * from './providers/webpush.sender';
 export * from './push.module';
 export * from './services/push-providers';

@@ -7,12 +7,16 @@ import { type PushConfig } from './config/push.config';
 import { ApnsSender } from './providers/apns.sender';
 import { FcmSender } from './providers/fcm.sender';
 import { RelayClient } from './providers/relay.client';
+import { WebPushEndpointPolicy } from './providers/webpush-endpoint';
 import { WebPushSender } from './providers/webpush.sender';
-import { PUSH_DATABASE, USER_JWT_STRATEGY } from './push.tokens';
+import { PUSH_DATABASE, USER_JWT_STRATEGY, WEB_PUSH_ENDPOINTS } from './push.tokens';
 import { PUSH_PROVIDERS, type PushProviders } from './services/push-providers';
 
 /** Every provider whose settings are present; a half-configured one was refused by the config check. */
-export async function pushProvidersOf(config: PushConfig): Promise<PushProviders> {
+export async function pushProvidersOf(
+  config: PushConfig,
+  endpoints = new WebPushEndpointPolicy(config.HERALD_WEBPUSH_ALLOWED_HOSTS),
+): Promise<PushProviders> {
   const providers: PushProviders = {};
   if (config.HERALD_FCM_SERVICE_ACCOUNT) {
     providers.fcm = await FcmSender.create({
@@ -40,6 +44,7 @@ export async function pushProvidersOf(config: PushConfig): Promise<PushProviders
       vapidPublicKey: config.HERALD_VAPID_PUBLIC_KEY,
       vapidPrivateKey: config.HERALD_VAPID_PRIVATE_KEY,
       subject: config.HERALD_VAPID_SUBJECT,
+      endpoints,
     });
   }
   if (
@@ -74,7 +79,7 @@ export async function userJwtStrategyOf(config: PushConfig): Promise<JwtStrategy
 
 /**
  * What the push worker builds at start, each by an async factory: the database (TypeORM, with its
- * migrations run), the push senders and the user token strategy.
+ * migrations run), the Web Push endpoint policy, the push senders and the user token strategy.
  */
 export function pushFactories(config: PushConfig): FactoryProvider[] {
   return [
@@ -83,7 +88,15 @@ export function pushFactories(config: PushConfig): FactoryProvider[] {
       useFactory: (): Promise<Database> =>
         openDatabase({ url: config.HERALD_DATABASE_URL, dataDir: config.HERALD_DATA_DIR }),
     },
-    { provide: PUSH_PROVIDERS, useFactory: () => pushProvidersOf(config) },
+    {
+      provide: WEB_PUSH_ENDPOINTS,
+      useFactory: () => new WebPushEndpointPolicy(config.HERALD_WEBPUSH_ALLOWED_HOSTS),
+    },
+    {
+      provide: PUSH_PROVIDERS,
+      useFactory: (endpoints: WebPushEndpointPolicy) => pushProvidersOf(config, endpoints),
+      inject: [WEB_PUSH_ENDPOINTS],
+    },
     { provide: USER_JWT_STRATEGY, useFactory: () => userJwtStrategyOf(config) },
   ];
 }

@@ -4,3 +4,5 @@ export const PUSH_DATABASE = Symbol('PUSH_DATABASE');
 export const USER_JWT_STRATEGY = Symbol('USER_JWT_STRATEGY');
 /** The clock (milliseconds since the epoch) of time-based limits; optional, Date.now by default. */
 export const PUSH_CLOCK = Symbol('PUSH_CLOCK');
+/** Where Web Push endpoints may point (`WebPushEndpointPolicy`): checked at registration and on every push. */
+export const WEB_PUSH_ENDPOINTS = Symbol('WEB_PUSH_ENDPOINTS');

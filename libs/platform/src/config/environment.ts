@@ -55,6 +55,7 @@ export const HERALD_VARIABLES = [
   'HERALD_VAPID_PUBLIC_KEY',
   'HERALD_VAPID_PRIVATE_KEY',
   'HERALD_VAPID_SUBJECT',
+  'HERALD_WEBPUSH_ALLOWED_HOSTS',
 ] as const;
 
 /** The boot refuses to go on; the message names the variable at fault. */

@@ -67,6 +67,28 @@ describe('push worker configuration rules', () => {
     });
   });
 
+  describe('HERALD_WEBPUSH_ALLOWED_HOSTS', () => {
+    it('reads host names, addresses and CIDR ranges, comma-separated', () => {
+      const config = loadConfig(pushConfigSchema, {
+        HERALD_WEBPUSH_ALLOWED_HOSTS: 'push.internal, 127.0.0.1,10.0.0.0/8,,fd00::/8',
+      });
+      expect(config.HERALD_WEBPUSH_ALLOWED_HOSTS).toEqual([
+        'push.internal',
+        '127.0.0.1',
+        '10.0.0.0/8',
+        'fd00::/8',
+      ]);
+      expect(loadConfig(pushConfigSchema, {}).HERALD_WEBPUSH_ALLOWED_HOSTS).toEqual([]);
+    });
+
+    it('refuses an entry that is none of them, naming it', () => {
+      expect(problemsOf({ HERALD_WEBPUSH_ALLOWED_HOSTS: '127.0.0.1,10.0.0.0/33' })).toEqual([
+        'HERALD_WEBPUSH_ALLOWED_HOSTS: "10.0.0.0/33" has a prefix length outside 0-32 ("127.0.0.1,10.0.0.0/33")',
+      ]);
+      expect(problemsOf({ HERALD_WEBPUSH_ALLOWED_HOSTS: 'http://push.internal' })).toHaveLength(1);
+    });
+  });
+
   describe('token source', () => {
     it.each([
       ['a public key', { HERALD_JWT_PUBLIC_KEY: 'pem' }],

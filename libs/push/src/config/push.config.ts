@@ -2,6 +2,8 @@ import { z } from 'zod';
 
 import { env } from '@herald/platform';
 
+import { allowListProblem } from '../providers/webpush-endpoint';
+
 export const pushConfigSchema = z
   .object({
     HERALD_NATS_URL: env.natsUrl(),
@@ -42,6 +44,8 @@ export const pushConfigSchema = z
       .string()
       .regex(/^(mailto:|https:\/\/)/, 'expected mailto:… or https://…')
       .optional(),
+    // Web Push endpoints that may be private or plain http (tests, an internal push service).
+    HERALD_WEBPUSH_ALLOWED_HOSTS: env.list(),
     HERALD_PUSH_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(12),
     HERALD_PUSH_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(32),
   })
@@ -60,6 +64,11 @@ export const pushConfigSchema = z
     );
     together(['HERALD_APNS_KEY', 'HERALD_APNS_KEY_ID', 'HERALD_APNS_TEAM_ID', 'HERALD_APNS_TOPIC'], 'APNs');
     together(['HERALD_VAPID_PUBLIC_KEY', 'HERALD_VAPID_PRIVATE_KEY', 'HERALD_VAPID_SUBJECT'], 'Web Push');
+    for (const entry of config.HERALD_WEBPUSH_ALLOWED_HOSTS) {
+      const problem = allowListProblem(entry);
+      if (problem !== undefined)
+        context.addIssue({ code: 'custom', path: ['HERALD_WEBPUSH_ALLOWED_HOSTS'], message: problem });
+    }
     const sources = [
       config.HERALD_JWT_PUBLIC_KEY,
       config.HERALD_JWT_JWKS_URL,

@@ -6,7 +6,8 @@ import { AuthenticatedUser, type UserIdentity } from '@herald/auth';
 import { clientTypeOf, ClientType, isGuid, parseDeviceType } from '@herald/contracts';
 import { type Database } from '@herald/persistence';
 
-import { PUSH_DATABASE } from '../push.tokens';
+import { type WebPushEndpointPolicy } from '../providers/webpush-endpoint';
+import { PUSH_DATABASE, WEB_PUSH_ENDPOINTS } from '../push.tokens';
 import { RegistrationsService } from '../services/registrations.service';
 import { invalid, text } from './request-validation';
 import { UserTokenGuard } from './user-token.guard';
@@ -21,6 +22,7 @@ export class DevicesController {
   constructor(
     @Inject(PUSH_DATABASE) private readonly database: Database,
     private readonly registrations: RegistrationsService,
+    @Inject(WEB_PUSH_ENDPOINTS) private readonly webPushEndpoints: WebPushEndpointPolicy,
   ) {}
 
   @Put(['devices/identifier/:identifier/token', 'api/devices/identifier/:identifier/token'])
@@ -71,7 +73,8 @@ export class DevicesController {
   private async webPush(identity: UserIdentity, identifier: string, body: unknown): Promise<void> {
     const user = deviceUserOf(identity);
     const endpoint = text(body, 'endpoint', 2048);
-    if (!isPushServiceUrl(endpoint)) throw invalid('endpoint', 'expected an https URL');
+    const refusal = await this.webPushEndpoints.refusal(endpoint);
+    if (refusal !== undefined) throw invalid('endpoint', refusal);
     const subscription = { endpoint, p256dh: text(body, 'p256dh', 200), auth: text(body, 'auth', 100) };
     const existing = await this.database.devices.findByIdentifier(user.userId, identifier);
     await this.database.devices.register({
@@ -103,18 +106,4 @@ function deviceUserOf(identity: UserIdentity) {
       ...identity.orgcustom,
     ].filter(isGuid),
   };
-}
-
-/**
- * Push services are reached over https; plain http only on loopback (local test services). Any
- * other endpoint would let a client point Herald's requests at an internal address.
- */
-function isPushServiceUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    if (url.protocol === 'https:') return true;
-    return url.protocol === 'http:' && /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/.test(url.hostname);
-  } catch {
-    return false;
-  }
 }

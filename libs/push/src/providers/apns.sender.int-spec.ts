@@ -189,6 +189,17 @@ describe('ApnsSender against a fake APNs', () => {
     });
   });
 
+  it('reads no more than 16 KiB of an answer: past that, only the status is left to decide on', async () => {
+    apns.respondWith(400, 'x'.repeat(4_000_000)).respondWith(400, 'BadPriority');
+
+    expect(await sender.send(deviceToken, push)).toEqual({ kind: 'rejected', reason: 'APNs 400' });
+    // The stream it stopped reading was cancelled; the session goes on.
+    expect(await sender.send(deviceToken, push)).toEqual({
+      kind: 'rejected',
+      reason: 'APNs 400 BadPriority',
+    });
+  });
+
   it('is refused by the real checks of the fake when misconfigured', async () => {
     const wrongTopic = await ApnsSender.create({ ...options, topic: 'com.example.other' });
     const wrongTeam = await ApnsSender.create({ ...options, teamId: 'ZZZZZZZZZZ' });

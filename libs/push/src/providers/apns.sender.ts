@@ -6,6 +6,7 @@ import { SignJWT } from 'jose';
 import {
   describeNetworkError,
   inlineOrFile,
+  MAX_ANSWER_BYTES,
   type MobilePush,
   parseRetryAfter,
   PushProviderConfigError,
@@ -183,16 +184,27 @@ export class ApnsSender {
       }, this.timeoutMs);
       let headers: IncomingHttpHeaders = {};
       const chunks: Buffer[] = [];
-      stream.on('response', (responseHeaders) => (headers = responseHeaders));
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => {
+      let size = 0;
+      const answer = () => {
         clearTimeout(timer);
         resolve({
           status: Number(headers[':status']),
           headers,
           body: Buffer.concat(chunks).toString('utf8'),
         });
+      };
+      stream.on('response', (responseHeaders) => (headers = responseHeaders));
+      stream.on('data', (chunk: Buffer) => {
+        if (size >= MAX_ANSWER_BYTES) return;
+        chunks.push(chunk.subarray(0, MAX_ANSWER_BYTES - size));
+        size += chunk.length;
+        if (size >= MAX_ANSWER_BYTES) {
+          // An APNs answer is a short JSON object: the rest of this one is not read.
+          answer();
+          stream.close(constants.NGHTTP2_CANCEL);
+        }
       });
+      stream.on('end', answer);
       stream.on('error', (error: Error) => {
         clearTimeout(timer);
         reject(error);

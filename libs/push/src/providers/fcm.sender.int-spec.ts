@@ -201,6 +201,12 @@ describe('FcmSender against a fake FCM', () => {
     expect(await sender.send(token, push)).toMatchObject({ kind: 'rejected' });
   });
 
+  it('reads no more than 16 KiB of an answer: past that, only the status is left to decide on', async () => {
+    fcm.respondWith(500, fcmError(500, 'INTERNAL', 'x'.repeat(4_000_000), 'INTERNAL'));
+
+    expect(await sender.send(token, push)).toEqual({ kind: 'retry', reason: 'FCM 500' });
+  });
+
   it('never puts the whole device token in a reason', async () => {
     fcm.respondWith(400, fcmError(400, 'INVALID_ARGUMENT', `Bad token ${token}`));
 

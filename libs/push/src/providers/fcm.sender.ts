@@ -8,6 +8,7 @@ import {
   type MobilePush,
   parseRetryAfter,
   PushProviderConfigError,
+  readAnswer,
   type SendOutcome,
   tokenPrefix,
 } from './send-outcome';
@@ -289,7 +290,7 @@ function httpUrl(value: string, what: string): string {
 }
 
 async function readJson(response: Response): Promise<unknown> {
-  const text = await response.text();
+  const text = await readAnswer(response);
   try {
     return JSON.parse(text);
   } catch {

@@ -241,6 +241,16 @@ describe('RelayClient against a push relay', () => {
     expect(relay.calls).toEqual([]);
   });
 
+  it('reads no more than 16 KiB of an answer: past that, its message is not parsed', async () => {
+    relay.respondWith(400, {}, { message: 'x'.repeat(4_000_000) });
+    const outcome = await newClient().send({ type: 5, payload: { userId }, userId });
+
+    expect(outcome).toEqual({
+      kind: 'rejected',
+      reason: `relay POST /push/send answered 400: {"message":"${'x'.repeat(188)}…`,
+    });
+  });
+
   it('rejects a send without a target, or for another installation, without calling the relay', async () => {
     const client = newClient();
 

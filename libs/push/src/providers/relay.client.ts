@@ -2,6 +2,7 @@ import {
   describeNetworkError,
   parseRetryAfter,
   PushProviderConfigError,
+  readAnswer,
   type SendOutcome,
 } from './send-outcome';
 
@@ -177,7 +178,7 @@ export class RelayClient {
         redirect: 'manual',
         signal: AbortSignal.timeout(this.timeoutMs),
       });
-      const text = await response.text();
+      const text = await readAnswer(response);
       if (response.status === 401) return 'unauthorized';
       return outcomeOf(
         response.status,
@@ -220,7 +221,7 @@ export class RelayClient {
         redirect: 'manual',
         signal: AbortSignal.timeout(this.timeoutMs),
       });
-      const text = await response.text();
+      const text = await readAnswer(response);
       if (!response.ok) {
         const oauthError = identityError(text);
         if (oauthError === 'invalid_client') {

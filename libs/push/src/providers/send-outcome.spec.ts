@@ -15,6 +15,15 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('Wed, 01 May 2024 11:00:00 GMT', now)).toBe(0);
   });
 
+  it('caps what it asks for at 5 minutes, in either form', () => {
+    expect(parseRetryAfter('300', now)).toBe(300_000);
+    expect(parseRetryAfter('301', now)).toBe(300_000);
+    expect(parseRetryAfter('99999999999999999999999', now)).toBe(300_000);
+    expect(parseRetryAfter('Wed, 01 May 2024 12:05:00 GMT', now)).toBe(300_000);
+    expect(parseRetryAfter('Wed, 01 May 2024 12:05:01 GMT', now)).toBe(300_000);
+    expect(parseRetryAfter('Fri, 01 Jan 2100 00:00:00 GMT', now)).toBe(300_000);
+  });
+
   it('ignores what is absent or not a valid value', () => {
     for (const value of [undefined, null, '', '   ', '-5', '1.5', 'soon', '2024-05-01']) {
       expect(parseRetryAfter(value, now)).toBeUndefined();

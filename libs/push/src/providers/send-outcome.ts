@@ -28,18 +28,49 @@ export class PushProviderConfigError extends Error {
   }
 }
 
-/** Parses Retry-After (seconds or HTTP date) to ms; undefined if absent/invalid. */
+/**
+ * The longest wait a Retry-After can impose (the backoff's own ceiling). Endpoints are not all
+ * trusted: a retry held back for days would keep its job pending on the stream and its slot among
+ * the consumer's unacknowledged messages.
+ */
+export const MAX_RETRY_AFTER_MS = 300_000;
+
+/** Parses Retry-After (seconds or HTTP date) to ms, at most MAX_RETRY_AFTER_MS; undefined if absent/invalid. */
 export function parseRetryAfter(
   value: string | null | undefined,
   now: number = Date.now(),
 ): number | undefined {
   const text = value?.trim();
   if (!text) return undefined;
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  if (/^\d+$/.test(text)) return Math.min(MAX_RETRY_AFTER_MS, Number(text) * 1000);
   const date = Date.parse(text);
   // Only the HTTP date form is valid besides delta-seconds; Date.parse also takes many other shapes.
   if (Number.isNaN(date) || !/GMT$/.test(text)) return undefined;
-  return Math.max(0, date - now);
+  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, date - now));
+}
+
+/**
+ * The most of a provider's answer that is read: error bodies and token grants are a few hundred
+ * bytes; a body past this is not downloaded (whatever it holds, the status still decides).
+ */
+export const MAX_ANSWER_BYTES = 16 * 1024;
+
+/** @internal Shared by the senders: the first `maxBytes` of a fetch answer as text; the rest is not read. */
+export async function readAnswer(response: Response, maxBytes = MAX_ANSWER_BYTES): Promise<string> {
+  // Node's fetch streams bytes; its typing says `any`.
+  const reader = (response.body as ReadableStream<Uint8Array> | null)?.getReader();
+  if (reader === undefined) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  while (size < maxBytes) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(chunks).toString('utf8');
+    chunks.push(value.subarray(0, maxBytes - size));
+    size += value.length;
+  }
+  // Cancelling drops the connection instead of draining the rest into it.
+  await reader.cancel();
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** The first characters of a device token, enough to correlate in logs without exposing it. */

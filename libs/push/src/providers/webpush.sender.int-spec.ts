@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { generateRequestDetails } from 'web-push';
 
-import { FakeWebPushEndpoint, refusedPort } from '@herald/testing';
+import { eventually, FakeWebPushEndpoint, refusedPort } from '@herald/testing';
 
 import { PushProviderConfigError } from './send-outcome';
+import { WebPushEndpointPolicy } from './webpush-endpoint';
 import { generateVapidKeys, type WebPushMessage, WebPushSender } from './webpush.sender';
 
 const subject = 'mailto:ops@herald.test';
@@ -20,12 +21,16 @@ const message: WebPushMessage = {
   contextId: '0f8e2b1c-7d3a-4b5e-9c6f-1a2b3c4d5e6f',
 };
 
-function newSender(timeoutMs?: number): WebPushSender {
+/** The fake push services listen on loopback: the operator's allow-list lets the sender reach them. */
+const loopbackAllowed = new WebPushEndpointPolicy(['127.0.0.1']);
+
+function newSender(timeoutMs?: number, endpoints = loopbackAllowed): WebPushSender {
   return new WebPushSender({
     vapidPublicKey: vapid.publicKey,
     vapidPrivateKey: vapid.privateKey,
     subject,
     timeoutMs,
+    endpoints,
   });
 }
 
@@ -156,6 +161,50 @@ describe('WebPushSender against a Web Push service', () => {
     expect(outcome).toEqual({ kind: 'retry', reason: `${service.origin} answered 429`, retryAfterMs: 7000 });
   });
 
+  it.each([
+    ['seconds', '999999999'],
+    ['an HTTP date', 'Fri, 01 Jan 2100 00:00:00 GMT'],
+  ])('waits at most 5 minutes whatever Retry-After asks, in %s', async (_form, retryAfter) => {
+    service.respondWith(429, { 'retry-after': retryAfter });
+    const outcome = await newSender().send(service.subscription(), message);
+
+    expect(outcome).toEqual({
+      kind: 'retry',
+      reason: `${service.origin} answered 429`,
+      retryAfterMs: 300_000,
+    });
+  });
+
+  it('reads no more than 4 KiB of an answer and hangs up on the rest', async () => {
+    const total = 64 * 1024 * 1024;
+    service.respondWithBytes(500, total);
+    const outcome = await newSender().send(service.subscription(), message);
+
+    expect(outcome).toEqual({
+      kind: 'retry',
+      reason: `${service.origin} answered 500: ${'x'.repeat(200)}…`,
+    });
+    const [answer] = await eventually(() => {
+      expect(service.streamed).toHaveLength(1);
+      return service.streamed;
+    });
+    expect(answer).toMatchObject({ total, cutOff: true });
+    expect(answer!.written).toBeLessThan(total);
+  });
+
+  it('reads a large accepted answer without keeping it', async () => {
+    service.respondWithBytes(201, 1024 * 1024);
+    expect(await newSender().send(service.subscription(), message)).toEqual({ kind: 'sent' });
+  });
+
+  it('gives up on an answer whose body never ends', async () => {
+    service.stallBodyNext(201);
+    const outcome = await newSender(300).send(service.subscription(), message);
+
+    expect(outcome).toEqual({ kind: 'retry', reason: `${service.origin} request failed: timed out` });
+    expect(service.pushes).toHaveLength(1);
+  });
+
   it.each([500, 502, 503])('retries a %i', async (status) => {
     service.respondWith(status);
     const outcome = await newSender().send(service.subscription(), message);
@@ -233,6 +282,113 @@ describe('WebPushSender against a Web Push service', () => {
     expect(await newSender().send({ ...target, endpoint: 'not a url' }, message)).toMatchObject({
       kind: 'gone',
     });
+  });
+});
+
+describe('WebPushSender and the addresses a push may reach', () => {
+  // A name no real DNS knows, resolved by a table the test changes, as a rebinding DNS server would.
+  const hostname = 'push.herald.test';
+  const dns = new Map<string, string[]>();
+  const resolve = (name: string) => {
+    const addresses = dns.get(name);
+    if (addresses === undefined) return Promise.reject(Object.assign(new Error(name), { code: 'ENOTFOUND' }));
+    return Promise.resolve(addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })));
+  };
+  let service: FakeWebPushEndpoint;
+
+  beforeEach(async () => {
+    service = await FakeWebPushEndpoint.start({ hostname });
+    dns.set(hostname, ['127.0.0.1']);
+  });
+
+  afterEach(async () => {
+    await service.stop();
+  });
+
+  /** The subscription at the https URL a push service would have; nothing listens with TLS there. */
+  const httpsSubscription = () => {
+    const target = service.subscription();
+    return { ...target, endpoint: target.endpoint.replace(/^http:/, 'https:') };
+  };
+
+  it('connects through its own lookup: an allowed name that only the policy resolves is reached', async () => {
+    const sender = newSender(undefined, new WebPushEndpointPolicy([hostname], resolve));
+
+    expect(await sender.send(service.subscription(), message)).toEqual({ kind: 'sent' });
+    expect(service.pushes).toHaveLength(1);
+  });
+
+  it('refuses a host name that resolves to 127.0.0.1, as gone, without a request', async () => {
+    const sender = newSender(undefined, new WebPushEndpointPolicy([], resolve));
+    const target = httpsSubscription();
+
+    expect(await sender.send(target, message)).toEqual({
+      kind: 'gone',
+      reason: `${new URL(target.endpoint).origin} refused: ${hostname} resolves to 127.0.0.1 (loopback)`,
+    });
+    expect(service.pushes).toEqual([]);
+    expect(service.refusals).toEqual([]);
+  });
+
+  it('checks the address it connects to: a name that was public when registered and is private now', async () => {
+    const policy = new WebPushEndpointPolicy([], resolve);
+    const target = httpsSubscription();
+    dns.set(hostname, ['8.8.8.8']);
+    expect(await policy.refusal(target.endpoint)).toBeUndefined();
+
+    dns.set(hostname, ['10.20.30.40']);
+    expect(await newSender(undefined, policy).send(target, message)).toMatchObject({
+      kind: 'gone',
+      reason: expect.stringMatching(/resolves to 10\.20\.30\.40 \(private\)$/),
+    });
+  });
+
+  it('refuses a name with a private address among public ones', async () => {
+    dns.set(hostname, ['8.8.8.8', '2001:4860:4860::8888', '::ffff:169.254.169.254']);
+    const outcome = await newSender(undefined, new WebPushEndpointPolicy([], resolve)).send(
+      httpsSubscription(),
+      message,
+    );
+
+    expect(outcome).toMatchObject({
+      kind: 'gone',
+      reason: expect.stringMatching(/resolves to ::ffff:169\.254\.169\.254 \(link-local\)$/),
+    });
+  });
+
+  it.each([
+    ['https://127.0.0.1/push/x', '127.0.0.1 (loopback)'],
+    ['https://[::1]/push/x', '::1 (unspecified or loopback)'],
+    ['https://[::ffff:127.0.0.1]/push/x', '::ffff:7f00:1 (loopback)'],
+    ['https://2130706433/push/x', '127.0.0.1 (loopback)'],
+    ['https://169.254.169.254/latest/meta-data', '169.254.169.254 (link-local)'],
+    ['https://10.0.0.1/push/x', '10.0.0.1 (private)'],
+    ['https://[fd00::1]/push/x', 'fd00::1 (unique-local)'],
+  ])('refuses the address literal in %s without a request', async (endpoint, refusal) => {
+    const target = { ...service.subscription(), endpoint };
+    const outcome = await newSender(undefined, new WebPushEndpointPolicy([], resolve)).send(target, message);
+
+    expect(outcome).toEqual({ kind: 'gone', reason: `${new URL(endpoint).origin} refused: ${refusal}` });
+  });
+
+  it('refuses plain http unless the host is allowed', async () => {
+    const outcome = await newSender(undefined, new WebPushEndpointPolicy([], resolve)).send(
+      service.subscription(),
+      message,
+    );
+
+    expect(outcome).toMatchObject({ kind: 'gone', reason: expect.stringContaining('expected an https URL') });
+    expect(service.pushes).toEqual([]);
+  });
+
+  it('reaches an address inside an allowed CIDR range', async () => {
+    const loopback = await FakeWebPushEndpoint.start();
+    try {
+      const sender = newSender(undefined, new WebPushEndpointPolicy(['127.0.0.0/8'], resolve));
+      expect(await sender.send(loopback.subscription(), message)).toEqual({ kind: 'sent' });
+    } finally {
+      await loopback.stop();
+    }
   });
 });
 

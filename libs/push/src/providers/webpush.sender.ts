@@ -1,4 +1,6 @@
 import { createECDH, generateKeyPairSync } from 'node:crypto';
+import { Agent as HttpAgent, type IncomingHttpHeaders, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 
 import { generateRequestDetails, type RequestDetails } from 'web-push';
 
@@ -8,6 +10,7 @@ import {
   PushProviderConfigError,
   type SendOutcome,
 } from './send-outcome';
+import { EndpointRefusedError, WebPushEndpointPolicy } from './webpush-endpoint';
 
 export interface WebPushOptions {
   /** Unpadded base64url of the 65-byte uncompressed P-256 point (what `/api/config` advertises). */
@@ -18,6 +21,8 @@ export interface WebPushOptions {
   subject: string;
   /** Whole-request deadline (connect, upload, response). Default 10 s. */
   timeoutMs?: number;
+  /** Where pushes may go (HERALD_WEBPUSH_ALLOWED_HOSTS); by default public https endpoints only. */
+  endpoints?: WebPushEndpointPolicy;
 }
 
 /** A browser's PushSubscription as the extension registers it (`/devices/identifier/{id}/web-push-auth`). */
@@ -49,17 +54,24 @@ const URGENCY = 'high';
 const DEFAULT_TIMEOUT_MS = 10_000;
 /** RFC 8030 §7.2 guarantees 4096 bytes of encrypted body; services answer 413 above that. */
 const MAX_BODY_BYTES = 4096;
+/** What is read of an answer: enough for the error text of any push service; the rest is not downloaded. */
+const MAX_RESPONSE_BYTES = 4096;
+/** Idle keep-alive connections to push services are closed after this. */
+const IDLE_SOCKET_MS = 30_000;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 /**
  * Sends one Web Push message (RFC 8291 aes128gcm encryption, RFC 8292 VAPID signature). `web-push`
- * builds the encrypted body and the headers; the request itself goes through `fetch`, so the
- * deadline, redirects and Retry-After are handled here. Never throws for a send: every failure is
- * an outcome (`gone` means: delete this subscription).
+ * builds the encrypted body and the headers; the request itself is made here, through agents whose
+ * `lookup` refuses private and other internal addresses (the endpoint is the user's), with a
+ * whole-request deadline, no redirects and a capped answer. Never throws for a send: every failure
+ * is an outcome (`gone` means: delete this subscription, also for an endpoint that is off limits).
  */
 export class WebPushSender {
   private readonly vapidDetails: { subject: string; publicKey: string; privateKey: string };
   private readonly timeoutMs: number;
+  private readonly endpoints: WebPushEndpointPolicy;
+  private readonly agents: { 'http:': HttpAgent; 'https:': HttpsAgent };
 
   constructor(options: WebPushOptions) {
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -75,11 +87,17 @@ export class WebPushSender {
       privateKey: options.vapidPrivateKey,
     };
     this.timeoutMs = timeoutMs;
+    this.endpoints = options.endpoints ?? new WebPushEndpointPolicy();
+    const agentOptions = { keepAlive: true, timeout: IDLE_SOCKET_MS, lookup: this.endpoints.lookup };
+    this.agents = { 'http:': new HttpAgent(agentOptions), 'https:': new HttpsAgent(agentOptions) };
   }
 
   async send(target: WebPushTarget, message: WebPushMessage): Promise<SendOutcome> {
-    const origin = httpOrigin(target.endpoint);
-    if (origin === undefined) return { kind: 'gone', reason: 'subscription endpoint is not an http(s) URL' };
+    const url = httpUrl(target.endpoint);
+    if (url === undefined) return { kind: 'gone', reason: 'subscription endpoint is not an http(s) URL' };
+    const origin = url.origin;
+    const refusal = this.endpoints.refusalOfUrl(url);
+    if (refusal !== undefined) return { kind: 'gone', reason: `${origin} refused: ${refusal}` };
 
     // Wire shape read by the extension (`e.data.json().data`): renaming breaks deployed clients.
     const plaintext = JSON.stringify({
@@ -111,30 +129,80 @@ export class WebPushSender {
       };
     }
 
-    // fetch computes Content-Length itself; every other header web-push produced goes as is.
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { 'content-length': String(body.length) };
     for (const [name, value] of Object.entries(request.headers)) {
       if (name.toLowerCase() !== 'content-length') headers[name] = String(value);
     }
 
     try {
-      const response = await fetch(request.endpoint, {
-        method: 'POST',
-        headers,
-        body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-      const detail = summarise(await response.text());
+      const answer = await this.post(url, headers, body);
+      const retryAfter = answer.headers['retry-after'];
       return outcomeOf(
-        response.status,
-        response.headers.get('retry-after'),
-        `${origin} answered ${response.status}${detail}`,
+        answer.status,
+        typeof retryAfter === 'string' ? retryAfter : null,
+        `${origin} answered ${answer.status}${summarise(answer.text)}`,
       );
     } catch (error) {
+      // The host resolved to an address a push must not reach (perhaps not at registration): the
+      // subscription is unusable, as if the service had said it is gone.
+      if (error instanceof EndpointRefusedError)
+        return { kind: 'gone', reason: `${origin} refused: ${error.message}` };
       return { kind: 'retry', reason: `${origin} request failed: ${describeNetworkError(error)}` };
     }
   }
+
+  /**
+   * One POST, redirects not followed. Settles within the deadline however slowly the service
+   * answers; reads at most MAX_RESPONSE_BYTES of the answer and drops the connection past that.
+   */
+  private post(url: URL, headers: Record<string, string>, body: Buffer): Promise<EndpointAnswer> {
+    return new Promise((resolve, reject) => {
+      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+      const request = send(url, { method: 'POST', headers, agent: this.agents[url.protocol as 'http:'] });
+      const timer = setTimeout(() => {
+        const error = new Error(`no complete answer within ${this.timeoutMs} ms`);
+        error.name = 'TimeoutError';
+        request.destroy(error);
+        reject(error);
+      }, this.timeoutMs);
+      const settle = (outcome: () => void) => {
+        clearTimeout(timer);
+        outcome();
+      };
+      request.on('error', (error) => settle(() => reject(error)));
+      request.on('response', (response) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        const answer = () => ({
+          status: response.statusCode ?? 0,
+          headers: response.headers,
+          text: Buffer.concat(chunks).toString('utf8'),
+        });
+        response.on('data', (chunk: Buffer) => {
+          if (size >= MAX_RESPONSE_BYTES) return;
+          chunks.push(chunk.subarray(0, MAX_RESPONSE_BYTES - size));
+          size += chunk.length;
+          if (size >= MAX_RESPONSE_BYTES) {
+            // Enough to decide on: the rest is never downloaded, and the connection is not reused.
+            response.destroy();
+            settle(() => resolve(answer()));
+          }
+        });
+        response.on('end', () => settle(() => resolve(answer())));
+        response.on('error', (error) => settle(() => reject(error)));
+        // Closed before its end without an error (a settled promise ignores this).
+        response.on('close', () => settle(() => reject(new Error('the answer was cut off'))));
+      });
+      request.end(body);
+    });
+  }
+}
+
+interface EndpointAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** The first MAX_RESPONSE_BYTES of the body at most. */
+  text: string;
 }
 
 /** New VAPID key pair, both unpadded base64url (what Bitwarden's /api/config `push.vapidPublicKey` carries). */
@@ -215,11 +283,11 @@ function checkSubject(subject: unknown): string {
   return subject;
 }
 
-/** `scheme://host[:port]` of an http(s) endpoint; the path stays out of reasons, it is the subscription's secret. */
-function httpOrigin(endpoint: string): string | undefined {
+/** The endpoint as a URL when it is http(s). Only its origin is ever logged: the path is the subscription's secret. */
+function httpUrl(endpoint: string): URL | undefined {
   try {
     const url = new URL(endpoint);
-    return url.protocol === 'https:' || url.protocol === 'http:' ? url.origin : undefined;
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url : undefined;
   } catch {
     return undefined;
   }

@@ -35,7 +35,11 @@ describe('retryDelayMs', () => {
 
   it('never retries sooner than Retry-After asks', () => {
     expect(retryDelayMs(1, 30_000, highest)).toBe(30_000);
-    expect(retryDelayMs(12, 600_000, highest)).toBe(600_000); // above the cap, too
+  });
+
+  it('never waits more than 5 minutes, whatever the wait asked for', () => {
+    expect(retryDelayMs(1, 600_000, highest)).toBe(300_000);
+    expect(retryDelayMs(12, 86_400_000, lowest)).toBe(300_000);
   });
 
   it('keeps the backoff when Retry-After asks for less', () => {

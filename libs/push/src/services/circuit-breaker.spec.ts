@@ -155,6 +155,46 @@ describe('Semaphore', () => {
     expect(await next).toBe('b');
   });
 
+  it('runs with tryRun only in a free slot, and is busy while anything runs', async () => {
+    const semaphore = new Semaphore(2);
+    const { work, finish, started } = gate();
+    expect(semaphore.busy).toBe(false);
+    const first = semaphore.tryRun(work('a'));
+    const second = semaphore.tryRun(work('b'));
+    await settle();
+    expect(semaphore.busy).toBe(true);
+
+    expect(semaphore.tryRun(work('c'))).toBeUndefined();
+    await settle();
+    expect(started).toEqual(['a', 'b']);
+
+    finish('a');
+    expect(await first).toBe('a');
+    const third = semaphore.tryRun(work('c'));
+    await settle();
+    expect(started).toEqual(['a', 'b', 'c']);
+    finish('b');
+    finish('c');
+    expect(await Promise.all([second, third])).toEqual(['b', 'c']);
+    expect(semaphore.busy).toBe(false);
+  });
+
+  it('gives tryRun no slot that is handed to a waiter', async () => {
+    const semaphore = new Semaphore(1);
+    const { work, finish, started, most } = gate();
+    const first = semaphore.run(work('first'));
+    const waiter = semaphore.run(work('waiter'));
+    await settle();
+    finish('first');
+    expect(semaphore.tryRun(work('newcomer'))).toBeUndefined();
+    await settle();
+    finish('waiter');
+    await Promise.all([first, waiter]);
+    expect(started).toEqual(['first', 'waiter']);
+    expect(most()).toBe(1);
+    expect(semaphore.busy).toBe(false);
+  });
+
   it('never lets a newcomer take the slot a waiting caller was given', async () => {
     // The newcomer arrives after the slot was freed but before the waiter it was handed to resumes.
     for (let ticks = 0; ticks < 6; ticks += 1) {

@@ -43,18 +43,35 @@ export class CircuitBreaker {
   }
 }
 
-/** At most `limit` sends to one provider at a time. */
+/** At most `limit` sends to one provider (or one Web Push origin) at a time. */
 export class Semaphore {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
 
   constructor(private readonly limit: number) {}
 
+  /** Runs `work` in a slot, waiting for one if all are taken. */
   async run<T>(work: () => Promise<T>): Promise<T> {
     // A freed slot is handed straight to the first waiter: were it released and taken again, a
     // caller arriving before the waiter resumes would take it too, and one more would run.
     if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
     else this.active += 1;
+    return this.holding(work);
+  }
+
+  /** Runs `work` if a slot is free now; undefined, and nothing run, when every slot is taken. */
+  tryRun<T>(work: () => Promise<T>): Promise<T> | undefined {
+    if (this.active >= this.limit) return undefined;
+    this.active += 1;
+    return this.holding(work);
+  }
+
+  /** Work is running (or waiting: there are waiters only while every slot is taken). */
+  get busy(): boolean {
+    return this.active > 0;
+  }
+
+  private async holding<T>(work: () => Promise<T>): Promise<T> {
     try {
       return await work();
     } finally {

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { Counter, Registry } from 'prom-client';
 
 import {
@@ -20,8 +20,10 @@ import { InjectLogger, type Logger } from '@herald/platform';
 
 import { type PushConfig } from '../config/push.config';
 import { type SendOutcome } from '../providers/send-outcome';
-import { PUSH_CONFIG, PUSH_DATABASE } from '../push.tokens';
+import { endpointOrigin } from '../providers/webpush-endpoint';
+import { PUSH_CLOCK, PUSH_CONFIG, PUSH_DATABASE } from '../push.tokens';
 import { retryDelayMs } from './backoff';
+import { BoundedRegistry } from './bounded-registry';
 import { CircuitBreaker, Semaphore } from './circuit-breaker';
 import { type ProviderName, PUSH_PROVIDERS, type PushProviders } from './push-providers';
 
@@ -36,17 +38,32 @@ export function deviceTypesOf(clientType: ClientType): number[] | undefined {
     : DEVICE_TYPES.filter((type) => clientTypeOf(type) === clientType);
 }
 
+/** A circuit breaker and a concurrency limit: one per provider, and one per Web Push origin. */
+interface Gate {
+  breaker: CircuitBreaker;
+  limit: Semaphore;
+}
+
+const BREAKER_THRESHOLD = 5;
+const BREAKER_OPEN_MS = 30_000;
+/** Web Push origins remembered at most; each is a breaker and a limit, a few hundred bytes. */
+const MAX_ORIGINS = 10_000;
+/** An origin unused this long is forgotten (well past an open breaker's 30 s). */
+const ORIGIN_IDLE_MS = 10 * 60_000;
+
 /**
  * Decides every push: which devices a job reaches (stage 1) and what to do with each provider's
  * answer (stage 2): sent → done; gone → the registration is removed; rejected → dead letter;
- * transient → retried with backoff (honouring Retry-After), behind a per-provider circuit breaker
- * and concurrency limit, until the attempts run out.
+ * transient → retried with backoff (honouring Retry-After), until the attempts run out. Calls go
+ * through a circuit breaker and a concurrency limit: per provider for FCM, APNs and the relay, per
+ * endpoint origin for Web Push, whose endpoints are the users' own: a dead or hostile one only
+ * holds back the pushes to its own origin.
  */
 @Injectable()
 export class PushDeliveryService {
-  private readonly breakers = new Map<ProviderName, CircuitBreaker>();
+  private readonly providerGates = new Map<ProviderName, Gate>();
+  private readonly originGates: BoundedRegistry<Gate>;
   private readonly totals: Record<string, Record<string, number>> = {};
-  private readonly limits = new Map<ProviderName, Semaphore>();
   private readonly sends: Counter<'provider' | 'outcome'>;
   private readonly jobs: Counter<'stage' | 'outcome'>;
 
@@ -57,10 +74,20 @@ export class PushDeliveryService {
     @Inject(PUSH_CONFIG) private readonly config: PushConfig,
     @InjectLogger('PushDeliveryService') private readonly logger: Logger,
     metrics: Registry,
+    @Optional() @Inject(PUSH_CLOCK) private readonly now: () => number = Date.now,
   ) {
+    // A quarter of the worker's concurrency per origin: one slow origin cannot hold every slot.
+    const perOrigin = Math.max(1, Math.floor(config.HERALD_PUSH_CONCURRENCY / 4));
+    this.originGates = new BoundedRegistry({
+      create: () => this.newGate(perOrigin),
+      busy: (gate) => gate.limit.busy,
+      maxEntries: MAX_ORIGINS,
+      idleMs: ORIGIN_IDLE_MS,
+      now: () => this.now(),
+    });
     this.sends = new Counter({
       name: 'herald_push_sends_total',
-      help: 'Push attempts by provider and outcome (sent, retry, gone, rejected, unconfigured, circuit-open)',
+      help: 'Push attempts by provider and outcome (sent, retry, gone, rejected, unconfigured, circuit-open, busy)',
       labelNames: ['provider', 'outcome'],
       registers: [metrics],
     });
@@ -203,8 +230,13 @@ export class PushDeliveryService {
     const provider = device.provider!;
     if (provider === 'webpush') {
       const sender = this.providers.webpush;
-      if (!sender || !device.webPush) return this.unconfigured(provider);
-      return this.attempt(provider, () => sender.send(device.webPush!, { type, payload, contextId }));
+      const subscription = device.webPush;
+      if (!sender || !subscription) return this.unconfigured(provider);
+      // An endpoint that is no URL is reported gone by the sender; they share one gate.
+      const origin = endpointOrigin(subscription.endpoint) ?? 'invalid';
+      return this.attemptAt(origin, this.originGates.get(origin), 'webpush', () =>
+        sender.send(subscription, { type, payload, contextId }),
+      );
     }
     const sender = this.providers[provider];
     if (!sender || !device.pushToken) return this.unconfigured(provider);
@@ -212,15 +244,46 @@ export class PushDeliveryService {
     return this.attempt(provider, () => sender.send(token, { type, payload }));
   }
 
-  /** One provider call under its circuit breaker and concurrency limit, counted by outcome. */
-  private async attempt(provider: ProviderName, send: () => Promise<SendOutcome>): Promise<SendOutcome> {
-    const breaker = this.breakerOf(provider);
+  /** One provider call under the provider's circuit breaker and concurrency limit (waiting for a slot). */
+  private attempt(provider: ProviderName, send: () => Promise<SendOutcome>): Promise<SendOutcome> {
+    let gate = this.providerGates.get(provider);
+    if (!gate) this.providerGates.set(provider, (gate = this.newGate(this.config.HERALD_PUSH_CONCURRENCY)));
+    return gate.limit.run(() => this.guarded(provider, gate, provider, send));
+  }
+
+  /**
+   * One Web Push call under its origin's gate. No waiting for a slot: a push to an origin that has
+   * all of its own in use is retried later, so that a slow origin never holds the worker's slots
+   * that pushes to other origins need.
+   */
+  private async attemptAt(
+    origin: string,
+    gate: Gate,
+    provider: ProviderName,
+    send: () => Promise<SendOutcome>,
+  ): Promise<SendOutcome> {
+    const outcome = gate.limit.tryRun(() => this.guarded(origin, gate, provider, send));
+    if (outcome !== undefined) return outcome;
+    this.tally(provider, 'busy');
+    return { kind: 'retry', reason: `${origin} has as many pushes in flight as it may` };
+  }
+
+  /**
+   * The call itself, once in a slot, unless the breaker is open (checked in the slot, so that calls
+   * that waited for it see failures recorded meanwhile); counted by outcome.
+   */
+  private async guarded(
+    name: string,
+    { breaker }: Gate,
+    provider: ProviderName,
+    send: () => Promise<SendOutcome>,
+  ): Promise<SendOutcome> {
     const blocked = breaker.blockedFor();
     if (blocked > 0) {
       this.tally(provider, 'circuit-open');
-      return { kind: 'retry', reason: `${provider} is failing; circuit open`, retryAfterMs: blocked };
+      return { kind: 'retry', reason: `${name} is failing; circuit open`, retryAfterMs: blocked };
     }
-    const outcome = await this.limitOf(provider).run(send);
+    const outcome = await send();
     if (outcome.kind === 'retry') breaker.recordFailure();
     else breaker.recordSuccess();
     this.tally(provider, outcome.kind);
@@ -264,21 +327,10 @@ export class PushDeliveryService {
     return outcome;
   }
 
-  private breakerOf(provider: ProviderName): CircuitBreaker {
-    let breaker = this.breakers.get(provider);
-    if (!breaker) {
-      breaker = new CircuitBreaker(5, 30_000);
-      this.breakers.set(provider, breaker);
-    }
-    return breaker;
-  }
-
-  private limitOf(provider: ProviderName): Semaphore {
-    let limit = this.limits.get(provider);
-    if (!limit) {
-      limit = new Semaphore(this.config.HERALD_PUSH_CONCURRENCY);
-      this.limits.set(provider, limit);
-    }
-    return limit;
+  private newGate(concurrency: number): Gate {
+    return {
+      breaker: new CircuitBreaker(BREAKER_THRESHOLD, BREAKER_OPEN_MS, () => this.now()),
+      limit: new Semaphore(concurrency),
+    };
   }
 }

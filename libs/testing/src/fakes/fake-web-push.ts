@@ -37,6 +37,18 @@ interface ScriptedResponse {
   body?: string;
   /** Never answer: the request hangs until the client gives up or the fake stops. */
   stall?: boolean;
+  /** Send the status line, headers and a first piece of body, then nothing more. */
+  stallBody?: boolean;
+  /** Stream a body of this many bytes, as fast as the client takes it. */
+  bodyBytes?: number;
+}
+
+/** How a streamed answer (`respondWithBytes`) went: all of it, or cut off by the client. */
+export interface StreamedAnswer {
+  total: number;
+  written: number;
+  /** The client closed the connection before the whole body was written. */
+  cutOff: boolean;
 }
 
 export interface FakeSubscription {
@@ -64,19 +76,26 @@ const MAX_VAPID_LIFETIME_SECONDS = 24 * 60 * 60;
 export class FakeWebPushEndpoint {
   readonly pushes: RecordedPush[] = [];
   readonly refusals: RefusedPush[] = [];
+  /** Every streamed answer once it is over. */
+  readonly streamed: StreamedAnswer[] = [];
   private readonly subscriptions = new Map<string, SubscriptionKeys>();
   private readonly script: ScriptedResponse[] = [];
+  private readonly stalled: ServerResponse[] = [];
 
   private constructor(
     private readonly server: Server,
     readonly origin: string,
   ) {}
 
-  static async start(): Promise<FakeWebPushEndpoint> {
+  /**
+   * Listens on 127.0.0.1. `hostname` names it in the subscriptions' endpoints (and the VAPID audience
+   * it expects) instead of the address: a name the client under test must resolve to 127.0.0.1 itself.
+   */
+  static async start(options: { hostname?: string } = {}): Promise<FakeWebPushEndpoint> {
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    const fake = new FakeWebPushEndpoint(server, `http://127.0.0.1:${port}`);
+    const fake = new FakeWebPushEndpoint(server, `http://${options.hostname ?? '127.0.0.1'}:${port}`);
     server.on('request', (request: IncomingMessage, response: ServerResponse) => {
       fake.handle(request, response).catch((error: unknown) => {
         if (!response.headersSent) response.writeHead(500).end(String(error));
@@ -107,6 +126,23 @@ export class FakeWebPushEndpoint {
   /** The next verified push gets no answer until the client gives up or the fake stops. */
   stallNext(): this {
     this.script.push({ status: 0, stall: true });
+    return this;
+  }
+
+  /** Answers every push held by `stallNext` so far, with `status`. */
+  answerStalled(status = 201): void {
+    for (const response of this.stalled.splice(0)) response.writeHead(status).end();
+  }
+
+  /** The next verified push gets its status and a first piece of body, and then nothing. */
+  stallBodyNext(status: number): this {
+    this.script.push({ status, stallBody: true });
+    return this;
+  }
+
+  /** The next verified push is answered with a body of `bytes` bytes; see `streamed`. */
+  respondWithBytes(status: number, bytes: number): this {
+    this.script.push({ status, bodyBytes: bytes });
     return this;
   }
 
@@ -160,13 +196,45 @@ export class FakeWebPushEndpoint {
       vapid,
       status: scripted.status,
     });
-    if (scripted.stall) return;
-    response
-      .writeHead(scripted.status, {
-        ...(scripted.status === 201 ? { location: `${this.origin}/message/${randomUUID()}` } : {}),
-        ...scripted.headers,
-      })
-      .end(scripted.body ?? '');
+    if (scripted.stall) {
+      this.stalled.push(response);
+      return;
+    }
+    response.writeHead(scripted.status, {
+      ...(scripted.status === 201 ? { location: `${this.origin}/message/${randomUUID()}` } : {}),
+      ...scripted.headers,
+    });
+    if (scripted.stallBody) {
+      response.write('{"message": "still writing');
+      return;
+    }
+    if (scripted.bodyBytes !== undefined) return this.stream(response, scripted.bodyBytes);
+    response.end(scripted.body ?? '');
+  }
+
+  /** Writes `total` bytes as fast as the client reads them, and records how far it got. */
+  private stream(response: ServerResponse, total: number): void {
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    let written = 0;
+    let over = false;
+    const finish = (cutOff: boolean) => {
+      if (over) return;
+      over = true;
+      this.streamed.push({ total, written, cutOff });
+    };
+    response.on('close', () => finish(written < total || !response.writableFinished));
+    const more = (): void => {
+      while (!over && written < total) {
+        const piece = chunk.subarray(0, Math.min(chunk.length, total - written));
+        written += piece.length;
+        if (!response.write(piece)) {
+          response.once('drain', more);
+          return;
+        }
+      }
+      if (!over) response.end(() => finish(false));
+    };
+    more();
   }
 
   /** RFC 8292 §3: `Authorization: vapid t=<ES256 JWT>, k=<uncompressed P-256 public key>`. */
