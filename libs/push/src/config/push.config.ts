@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import { env } from '@herald/platform';
+import { ClientAddressResolver, env } from '@herald/platform';
 
 export const pushConfigSchema = z
   .object({
@@ -22,6 +22,12 @@ export const pushConfigSchema = z
     HERALD_JWT_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
     HERALD_JWT_AUTHORITY: z.url({ protocol: /^https?$/ }).optional(),
     HERALD_JWT_ISSUER: env.optionalString(),
+    // Most registrations one user may have in the users' own namespace.
+    HERALD_PUSH_MAX_DEVICES_PER_USER: z.coerce.number().int().min(1).max(100_000).default(100),
+    // The vault's installation: its relay registrations are the vault's own (vault events reach them).
+    HERALD_INSTALLATION_ID: env.guid().optional(),
+    // `/connect/token` failures are limited per client address, read through these proxies.
+    HERALD_TRUSTED_PROXIES: env.list(),
     // Forwarding through Bitwarden's relay, like a self-hosted Bitwarden server.
     HERALD_PUSH_RELAY_URI: z.url({ protocol: /^https?$/ }).optional(),
     HERALD_PUSH_IDENTITY_URI: z.url({ protocol: /^https?$/ }).optional(),
@@ -60,6 +66,17 @@ export const pushConfigSchema = z
     );
     together(['HERALD_APNS_KEY', 'HERALD_APNS_KEY_ID', 'HERALD_APNS_TEAM_ID', 'HERALD_APNS_TOPIC'], 'APNs');
     together(['HERALD_VAPID_PUBLIC_KEY', 'HERALD_VAPID_PRIVATE_KEY', 'HERALD_VAPID_SUBJECT'], 'Web Push');
+    for (const proxy of config.HERALD_TRUSTED_PROXIES) {
+      try {
+        new ClientAddressResolver([proxy]);
+      } catch {
+        context.addIssue({
+          code: 'custom',
+          path: ['HERALD_TRUSTED_PROXIES'],
+          message: `not an IP address or CIDR range: ${proxy}`,
+        });
+      }
+    }
     const sources = [
       config.HERALD_JWT_PUBLIC_KEY,
       config.HERALD_JWT_JWKS_URL,
