@@ -22,6 +22,7 @@ function identity() {
     installations: {
       verify: (id: string, key: string) =>
         Promise.resolve(id === installationId && key === installationKey ? { id, enabled: true } : undefined),
+      findById: (id: string) => Promise.resolve(id === installationId ? { id, enabled: true } : undefined),
     },
     secrets: { getOrCreate: () => Promise.resolve(secret) },
   } as unknown as Database;
