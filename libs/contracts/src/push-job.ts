@@ -1,6 +1,6 @@
 import { type ClientType, isClientType } from './device-type';
 import { isPushType, type PushType } from './push-type';
-import { isPlainObject } from './validation';
+import { isGuid, isPlainObject } from './validation';
 import { ValidationError } from './validation.error';
 
 export type PushTargetKind = 'user' | 'org' | 'installation';
@@ -22,6 +22,12 @@ export interface PushJob {
   /** Only devices of this client type; All = every device of the target. */
   clientType: ClientType;
   acceptedAt: number;
+  /**
+   * Set on the jobs of the relay API (`/push/send`): the calling installation, the only namespace
+   * the job reaches, and the target's ids are that installation's. Absent on the dispatcher's
+   * jobs, which reach the vault's own registrations (docs/push.md, "Namespaces").
+   */
+  relayInstallationId?: string;
 }
 
 /** One push to one registered device (stage 2, `<ns>.push.device`), retried on its own. */
@@ -29,6 +35,8 @@ export interface DevicePushJob {
   jobId: string;
   parentJobId: string;
   deviceId: string;
+  /** The device's namespace: the relay installation that registered it; null (or absent) for the users' own. */
+  installationId?: string | null;
   type: PushType;
   payload: Record<string, unknown>;
   contextId: string | null;
@@ -51,14 +59,20 @@ export function validatePushJob(value: unknown): PushJob {
   }
   if (!isClientType(clientType)) throw new ValidationError('clientType', 'expected a ClientType');
   if (typeof acceptedAt !== 'number') throw new ValidationError('acceptedAt', 'expected a number');
+  if (value.relayInstallationId !== undefined && !isGuid(value.relayInstallationId)) {
+    throw new ValidationError('relayInstallationId', 'expected a GUID');
+  }
   return value as unknown as PushJob;
 }
 
 export function validateDevicePushJob(value: unknown): DevicePushJob {
   if (!isPlainObject(value)) throw new ValidationError('', 'a device push job must be a map');
-  const { jobId, deviceId, type, payload } = value;
+  const { jobId, deviceId, installationId, type, payload } = value;
   if (typeof jobId !== 'string' || typeof deviceId !== 'string')
     throw new ValidationError('deviceId', 'expected strings');
+  if (installationId !== undefined && installationId !== null && !isGuid(installationId)) {
+    throw new ValidationError('installationId', 'expected a GUID or null');
+  }
   if (!isPushType(type)) throw new ValidationError('type', 'unknown push type');
   if (!isPlainObject(payload)) throw new ValidationError('payload', 'expected a map');
   return value as unknown as DevicePushJob;

@@ -9,7 +9,11 @@ import { ENTITIES } from './entities';
 import { openDatabase, PersistenceValidationError } from './index';
 import { POSTGRES_MIGRATIONS } from './migrations/postgres';
 import { describeDatabaseContract } from './testing/database.contract';
-import { itRoundTripsMigrations } from './testing/migrations.contract';
+import {
+  itMovesRegistrationsIntoNamespaces,
+  itRoundTripsMigrations,
+  type MigrationsUnderTest,
+} from './testing/migrations.contract';
 
 const TEST_DATABASE_URL = `${process.env.HERALD_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432'}/test`;
 
@@ -39,7 +43,7 @@ describe('PostgreSQL', () => {
   });
 
   describe('migrations', () => {
-    itRoundTripsMigrations({
+    const migrations: MigrationsUnderTest = {
       open: async () => {
         const fresh = testSchema();
         extraSchemas.push(fresh);
@@ -66,7 +70,9 @@ describe('PostgreSQL', () => {
         );
         return rows.rows.map((row) => row.name).sort();
       },
-    });
+    };
+    itRoundTripsMigrations(migrations);
+    itMovesRegistrationsIntoNamespaces(migrations);
   });
 
   it('replicas starting together on an empty schema migrate it once', async () => {
@@ -76,7 +82,7 @@ describe('PostgreSQL', () => {
     const replicas = await Promise.all([open(fresh), open(fresh), open(fresh)]);
     try {
       const migrations = await admin.query(`SELECT name FROM "${fresh}".migrations`);
-      expect(migrations.rowCount).toBe(1);
+      expect(migrations.rowCount).toBe(POSTGRES_MIGRATIONS.length);
       expect(await Promise.all(replicas.map((replica) => replica.ping()))).toEqual([true, true, true]);
     } finally {
       await Promise.all(replicas.map((replica) => replica.close()));

@@ -10,7 +10,11 @@ import { ENTITIES } from './entities';
 import { openDatabase } from './index';
 import { SQLITE_MIGRATIONS } from './migrations/sqlite';
 import { describeDatabaseContract } from './testing/database.contract';
-import { itRoundTripsMigrations } from './testing/migrations.contract';
+import {
+  itMovesRegistrationsIntoNamespaces,
+  itRoundTripsMigrations,
+  type MigrationsUnderTest,
+} from './testing/migrations.contract';
 
 describe('SQLite (sql.js)', () => {
   let root: string;
@@ -45,7 +49,7 @@ describe('SQLite (sql.js)', () => {
   });
 
   describe('migrations', () => {
-    itRoundTripsMigrations({
+    const migrations: MigrationsUnderTest = {
       // In memory: a fresh, empty database each time.
       open: () =>
         new DataSource({
@@ -61,7 +65,9 @@ describe('SQLite (sql.js)', () => {
             `SELECT name FROM sqlite_master WHERE type IN ('table', 'index') AND name NOT LIKE 'sqlite_%' ORDER BY name`,
           )
         ).map((row) => row.name),
-    });
+    };
+    itRoundTripsMigrations(migrations);
+    itMovesRegistrationsIntoNamespaces(migrations);
   });
 
   it('keeps exactly one file, herald.sqlite, in the data directory', async () => {
@@ -79,7 +85,12 @@ describe('SQLite (sql.js)', () => {
   it('a different data directory is a different, empty database', async () => {
     const other = await openDatabase({ dataDir: join(root, 'other') });
     try {
-      expect(await other.devices.findTargets({ userId: '00000000-0000-0000-0000-000000000001' })).toEqual([]);
+      expect(
+        await other.devices.findTargets({
+          namespaces: [null],
+          userId: '00000000-0000-0000-0000-000000000001',
+        }),
+      ).toEqual([]);
       expect((await other.installations.create()).installation.enabled).toBe(true);
     } finally {
       await other.close();

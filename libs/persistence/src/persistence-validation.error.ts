@@ -12,3 +12,14 @@ export class PersistenceValidationError extends Error {
     this.name = 'PersistenceValidationError';
   }
 }
+
+/** A registration refused because its user already has the most registrations allowed. */
+export class DeviceLimitError extends Error {
+  constructor(
+    readonly userId: string,
+    readonly limit: number,
+  ) {
+    super(`user ${userId} already has ${limit} registered devices, the most allowed`);
+    this.name = 'DeviceLimitError';
+  }
+}

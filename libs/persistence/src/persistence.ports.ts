@@ -8,12 +8,29 @@ export interface WebPushSubscription {
   auth: string;
 }
 
-export interface DeviceRecord {
-  /** Bitwarden device id, lowercase GUID; primary key. */
+/**
+ * Whose registrations: every registration belongs to exactly one namespace and is only ever seen
+ * through it, so two namespaces may hold the same device id, user id or identifier without
+ * meeting. `null` is the users' own (registered with a vault access token); a GUID is the relay
+ * installation that registered it (Bitwarden's relay prefixes every id with the installation id
+ * for the same reason).
+ */
+export type DeviceNamespace = string | null;
+
+/** One registration: its namespace and its device id there. A `DeviceRecord` is one too. */
+export interface DeviceKey {
+  installationId: DeviceNamespace;
   id: string;
+}
+
+export interface DeviceRecord extends DeviceKey {
+  /** Bitwarden device id, lowercase GUID; unique within the namespace. */
+  id: string;
+  /** The namespace: null for the users' own registrations, else the relay installation's id. */
+  installationId: DeviceNamespace;
   /** Lowercase GUID. */
   userId: string;
-  /** The device identifier (what ContextId carries); unique per user. */
+  /** The device identifier (what ContextId carries); unique per user within the namespace. */
   identifier: string;
   /** Bitwarden DeviceType 0-26. */
   type: number;
@@ -23,13 +40,14 @@ export interface DeviceRecord {
   webPush: WebPushSubscription | null;
   /** Lowercase GUIDs, sorted. */
   organizationIds: string[];
-  installationId: string | null;
   failureCount: number;
   createdAt: Date;
   updatedAt: Date;
 }
 
 export interface RegisterDevice {
+  /** The namespace the registration goes into (null: the users' own); never defaulted. */
+  installationId: DeviceNamespace;
   id: string;
   userId: string;
   identifier: string;
@@ -38,14 +56,25 @@ export interface RegisterDevice {
   pushToken: string | null;
   webPush?: WebPushSubscription | null;
   organizationIds?: string[];
-  installationId?: string | null;
+}
+
+export interface RegisterOptions {
+  /**
+   * Refuse (`DeviceLimitError`) a registration that would give its user more than this many
+   * registrations in the namespace. Re-registering one of them (same id, or same identifier) is
+   * never refused. Unset: no limit.
+   */
+  maxDevicesPerUser?: number;
 }
 
 export interface DeviceTargetQuery {
-  /** Exactly one of `userId`, `organizationId`, `installationId` (anything else throws). */
+  /** The namespaces searched, at least one: null for the users' own, an installation id for its. */
+  namespaces: DeviceNamespace[];
+  /** Exactly one of `userId`, `organizationId` and `everyone` (anything else throws). */
   userId?: string;
   organizationId?: string;
-  installationId?: string;
+  /** Every registration of the namespaces. */
+  everyone?: true;
   /** The device that caused the event; it gets no push. Empty or null excludes nothing. */
   excludeIdentifier?: string | null;
   /** Restrict to these DeviceTypes (client-type filter); undefined = all, [] = none. */
@@ -55,23 +84,31 @@ export interface DeviceTargetQuery {
 /**
  * The push worker's device registry. Every method validates its input before it touches the
  * database and throws `PersistenceValidationError` (with the offending `field`) when it is wrong;
- * GUIDs are accepted in any case and stored lowercase.
+ * GUIDs are accepted in any case and stored lowercase. Every method works inside the namespace it
+ * is given and never sees or changes a registration of another.
  */
 export interface DeviceRepository {
   /**
-   * Upserts by id in ONE transaction: the device row and its organization set (replaced by
-   * `organizationIds`, default none) are written together or not at all. A registration is fresh:
-   * the failure count restarts at 0 and `createdAt` survives from an earlier registration. Another
-   * device of the same user with the same identifier (a stale id) is replaced.
+   * Upserts by (namespace, id) in ONE transaction: the device row and its organization set
+   * (replaced by `organizationIds`, default none) are written together or not at all. A
+   * registration is fresh: the failure count restarts at 0 and `createdAt` survives from an earlier
+   * registration. Another device of the same user with the same identifier in the namespace (a
+   * stale id) is replaced. Throws `DeviceLimitError` past `options.maxDevicesPerUser`, counted
+   * atomically (concurrent registrations of one user never pass it together).
    */
-  register(input: RegisterDevice): Promise<DeviceRecord>;
-  findById(id: string): Promise<DeviceRecord | undefined>;
-  findByIdentifier(userId: string, identifier: string): Promise<DeviceRecord | undefined>;
+  register(input: RegisterDevice, options?: RegisterOptions): Promise<DeviceRecord>;
+  find(key: DeviceKey): Promise<DeviceRecord | undefined>;
+  findByIdentifier(
+    namespace: DeviceNamespace,
+    userId: string,
+    identifier: string,
+  ): Promise<DeviceRecord | undefined>;
   /**
    * Sets provider (`fcm` or `apns`) and token of an existing device of that user, dropping any web
    * push subscription and resetting the failure count; undefined if there is no such device.
    */
   updatePushToken(
+    namespace: DeviceNamespace,
     userId: string,
     identifier: string,
     provider: PushProvider,
@@ -79,26 +116,31 @@ export interface DeviceRepository {
   ): Promise<DeviceRecord | undefined>;
   /** As `updatePushToken`, with provider `webpush` and the subscription instead of a token. */
   updateWebPush(
+    namespace: DeviceNamespace,
     userId: string,
     identifier: string,
     subscription: WebPushSubscription,
   ): Promise<DeviceRecord | undefined>;
   /** Deletes the device and (cascading) its organization memberships; false if it did not exist. */
-  remove(id: string): Promise<boolean>;
-  /** In one transaction; returns how many of the known devices joined (unknown ids are skipped). */
-  addOrganization(deviceIds: string[], organizationId: string): Promise<number>;
-  /** In one transaction; returns how many of the devices left the organization. */
-  removeOrganization(deviceIds: string[], organizationId: string): Promise<number>;
+  remove(key: DeviceKey): Promise<boolean>;
+  /** In one transaction; returns how many of the namespace's devices joined (unknown ids are skipped). */
+  addOrganization(namespace: DeviceNamespace, deviceIds: string[], organizationId: string): Promise<number>;
+  /** In one transaction; returns how many of the namespace's devices left the organization. */
+  removeOrganization(
+    namespace: DeviceNamespace,
+    deviceIds: string[],
+    organizationId: string,
+  ): Promise<number>;
   /** Devices with a push token or web push subscription matching the query, oldest first. */
   findTargets(query: DeviceTargetQuery): Promise<DeviceRecord[]>;
   /**
    * Clears a dead registration (token/subscription and provider set to null, failure count to 0);
-   * the device row and its memberships stay. A no-op for an unknown id.
+   * the device row and its memberships stay. A no-op for an unknown device.
    */
-  clearPushRegistration(id: string): Promise<void>;
-  /** Increments the failure count atomically; returns the new count (0 for an unknown id). */
-  recordFailure(id: string): Promise<number>;
-  resetFailures(id: string): Promise<void>;
+  clearPushRegistration(key: DeviceKey): Promise<void>;
+  /** Increments the failure count atomically; returns the new count (0 for an unknown device). */
+  recordFailure(key: DeviceKey): Promise<number>;
+  resetFailures(key: DeviceKey): Promise<void>;
 }
 
 export interface InstallationRecord {

@@ -2,9 +2,12 @@ import { DeviceType } from '@herald/contracts';
 
 import { PersistenceValidationError } from './persistence-validation.error';
 import {
+  type DeviceKey,
+  type DeviceNamespace,
   type DeviceTargetQuery,
   type PushProvider,
   type RegisterDevice,
+  type RegisterOptions,
   type WebPushSubscription,
 } from './persistence.ports';
 
@@ -15,6 +18,8 @@ const MAX_TOKEN_LENGTH = 4096;
 const MAX_WEB_PUSH_KEY_LENGTH = 512;
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** The nil GUID: what the users' own namespace is stored as, so never an installation's id. */
+export const NIL_GUID = '00000000-0000-0000-0000-000000000000';
 const PROVIDERS: readonly PushProvider[] = ['fcm', 'apns', 'webpush'];
 const DEVICE_TYPE_NAMES: Readonly<Record<number, string | undefined>> = DeviceType;
 
@@ -34,8 +39,35 @@ export function guidList(field: string, values: unknown): string[] {
   return [...seen];
 }
 
-export function optionalGuid(field: string, value: unknown): string | null {
-  return value === undefined || value === null ? null : guid(field, value);
+/** null (the users' own registrations) or an installation id; undefined is refused, never defaulted. */
+export function namespace(field: string, value: unknown): DeviceNamespace {
+  if (value === null) return null;
+  if (value === undefined) {
+    throw new PersistenceValidationError(field, 'must be an installation id, or null for the users’ own');
+  }
+  const installationId = guid(field, value);
+  if (installationId === NIL_GUID) throw new PersistenceValidationError(field, 'is not an installation id');
+  return installationId;
+}
+
+export function deviceKey(field: string, value: unknown): DeviceKey {
+  if (typeof value !== 'object' || value === null) {
+    throw new PersistenceValidationError(field, 'must be {installationId, id}');
+  }
+  const key = value as Partial<Record<keyof DeviceKey, unknown>>;
+  return {
+    installationId: namespace(`${field}.installationId`, key.installationId),
+    id: guid(`${field}.id`, key.id),
+  };
+}
+
+export function registerOptions(options: RegisterOptions | undefined): { maxDevicesPerUser: number | null } {
+  const max = options?.maxDevicesPerUser;
+  if (max === undefined) return { maxDevicesPerUser: null };
+  if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) {
+    throw new PersistenceValidationError('maxDevicesPerUser', 'must be a positive integer');
+  }
+  return { maxDevicesPerUser: max };
 }
 
 export function identifier(field: string, value: unknown): string {
@@ -88,6 +120,7 @@ export function secretName(field: string, value: unknown): string {
 
 /** A registration as it is stored: lowercase GUIDs, defaults applied, organizations deduplicated. */
 export interface ValidRegistration {
+  installationId: DeviceNamespace;
   id: string;
   userId: string;
   identifier: string;
@@ -96,7 +129,6 @@ export interface ValidRegistration {
   pushToken: string | null;
   webPush: WebPushSubscription | null;
   organizationIds: string[];
-  installationId: string | null;
 }
 
 export function registration(input: RegisterDevice): ValidRegistration {
@@ -104,6 +136,7 @@ export function registration(input: RegisterDevice): ValidRegistration {
     throw new PersistenceValidationError('input', 'must be a device registration');
   }
   const valid: ValidRegistration = {
+    installationId: namespace('installationId', input.installationId),
     id: guid('id', input.id),
     userId: guid('userId', input.userId),
     identifier: identifier('identifier', input.identifier),
@@ -115,7 +148,6 @@ export function registration(input: RegisterDevice): ValidRegistration {
         ? null
         : webPushSubscription('webPush', input.webPush),
     organizationIds: guidList('organizationIds', input.organizationIds ?? []),
-    installationId: optionalGuid('installationId', input.installationId),
   };
   // One device, one push channel: a record with both would leave the worker guessing.
   if (valid.pushToken !== null && valid.webPush !== null) {
@@ -127,13 +159,12 @@ export function registration(input: RegisterDevice): ValidRegistration {
   return valid;
 }
 
-/** The one audience of a target query. */
+/** The one audience of a target query, within its namespaces. */
 export type TargetAudience =
-  | { kind: 'user'; userId: string }
-  | { kind: 'organization'; organizationId: string }
-  | { kind: 'installation'; installationId: string };
+  { kind: 'user'; userId: string } | { kind: 'organization'; organizationId: string } | { kind: 'everyone' };
 
 export interface ValidTargetQuery {
+  namespaces: DeviceNamespace[];
   audience: TargetAudience;
   excludeIdentifier: string | null;
   deviceTypes: number[] | null;
@@ -143,19 +174,26 @@ export function targetQuery(query: DeviceTargetQuery): ValidTargetQuery {
   if (typeof query !== 'object' || query === null) {
     throw new PersistenceValidationError('query', 'must be a target query');
   }
+  if (!Array.isArray(query.namespaces) || query.namespaces.length === 0) {
+    throw new PersistenceValidationError('namespaces', 'must name at least one namespace');
+  }
+  const namespaces = [
+    ...new Set(query.namespaces.map((value, index) => namespace(`namespaces[${index}]`, value))),
+  ];
   const audiences: TargetAudience[] = [];
   if (query.userId !== undefined) audiences.push({ kind: 'user', userId: guid('userId', query.userId) });
   if (query.organizationId !== undefined) {
     audiences.push({ kind: 'organization', organizationId: guid('organizationId', query.organizationId) });
   }
-  if (query.installationId !== undefined) {
-    audiences.push({ kind: 'installation', installationId: guid('installationId', query.installationId) });
+  if (query.everyone !== undefined) {
+    if (query.everyone !== true) throw new PersistenceValidationError('everyone', 'must be true or unset');
+    audiences.push({ kind: 'everyone' });
   }
   const audience = audiences[0];
   if (audience === undefined || audiences.length !== 1) {
     throw new PersistenceValidationError(
       'query',
-      'must name exactly one of userId, organizationId and installationId',
+      'must name exactly one of userId, organizationId and everyone',
     );
   }
   const exclude = query.excludeIdentifier;
@@ -169,6 +207,7 @@ export function targetQuery(query: DeviceTargetQuery): ValidTargetQuery {
     ];
   }
   return {
+    namespaces,
     audience,
     excludeIdentifier:
       exclude === undefined || exclude === null || exclude === ''

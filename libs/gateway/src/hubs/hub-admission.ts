@@ -3,11 +3,11 @@ import { isIP } from 'node:net';
 
 import { Inject, Injectable } from '@nestjs/common';
 
+import { ClientAddressResolver } from '@herald/platform';
 import { type AuthorizeResult } from '@herald/signalr';
 
 import { type GatewayConfig } from '../config/gateway.config';
 import { GATEWAY_CONFIG } from '../gateway.tokens';
-import { ClientAddressResolver } from '../services/client-address';
 import { ConnectionLimits, type Limit } from '../services/connection-limits';
 import { type ConnectionIdentity } from '../services/hub-identity';
 

@@ -6,11 +6,17 @@ import { type PushProvider } from '../persistence.ports';
 // SQLite; `Date` is read and written as an instant on both. The migrations hold the exact SQL
 // (timestamptz on PostgreSQL); the entities only map rows and are never synchronized.
 
-/** One registered device and its push channel (FCM/APNs token or web push subscription). */
+/**
+ * One registered device and its push channel (FCM/APNs token or web push subscription), in its
+ * namespace: the relay installation that registered it, or the nil GUID for the users' own
+ * registrations (a primary key column cannot be NULL; no installation has the nil GUID).
+ */
 @Entity({ name: 'device' })
-@Index('UQ_device_user_identifier', ['userId', 'identifier'], { unique: true })
-@Index('IDX_device_installation_id', ['installationId'])
+@Index('UQ_device_namespace_user_identifier', ['namespace', 'userId', 'identifier'], { unique: true })
 export class DeviceEntity {
+  @PrimaryColumn({ type: 'uuid' })
+  namespace!: string;
+
   @PrimaryColumn({ type: 'uuid' })
   id!: string;
 
@@ -37,9 +43,6 @@ export class DeviceEntity {
 
   @Column({ name: 'web_push_auth', type: 'text', nullable: true })
   webPushAuth!: string | null;
-
-  @Column({ name: 'installation_id', type: 'uuid', nullable: true })
-  installationId!: string | null;
 
   @Column({ name: 'failure_count', type: 'integer', default: 0 })
   failureCount!: number;

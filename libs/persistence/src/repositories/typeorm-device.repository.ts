@@ -1,13 +1,16 @@
 import { type EntityManager, In, Not } from 'typeorm';
 
 import { DeviceEntity, DeviceOrganizationEntity } from '../entities';
-import { PersistenceValidationError } from '../persistence-validation.error';
+import { DeviceLimitError, PersistenceValidationError } from '../persistence-validation.error';
 import {
+  type DeviceKey,
+  type DeviceNamespace,
   type DeviceRecord,
   type DeviceRepository,
   type DeviceTargetQuery,
   type PushProvider,
   type RegisterDevice,
+  type RegisterOptions,
   type WebPushSubscription,
 } from '../persistence.ports';
 import * as valid from '../validation';
@@ -26,7 +29,6 @@ const REGISTRATION_COLUMNS = [
   'web_push_endpoint',
   'web_push_p256dh',
   'web_push_auth',
-  'installation_id',
   'failure_count',
   'updated_at',
 ];
@@ -48,13 +50,19 @@ const NO_CHANNEL: Channel = {
 export class TypeormDeviceRepository implements DeviceRepository {
   constructor(private readonly unit: UnitOfWork) {}
 
-  async register(input: RegisterDevice): Promise<DeviceRecord> {
+  async register(input: RegisterDevice, options?: RegisterOptions): Promise<DeviceRecord> {
     const device = valid.registration(input);
+    const { maxDevicesPerUser } = valid.registerOptions(options);
+    const namespace = stored(device.installationId);
     return this.unit.transaction(async (manager) => {
+      if (maxDevicesPerUser !== null) {
+        await this.ensureRoomFor(manager, namespace, device, maxDevicesPerUser);
+      }
       const now = new Date();
       // The same device of the same user under an older id: the new registration replaces it
-      // (it would collide with the unique (user_id, identifier) index otherwise).
+      // (it would collide with the unique (namespace, user_id, identifier) index otherwise).
       await manager.delete(DeviceEntity, {
+        namespace,
         userId: device.userId,
         identifier: device.identifier,
         id: Not(device.id),
@@ -64,6 +72,7 @@ export class TypeormDeviceRepository implements DeviceRepository {
         .insert()
         .into(DeviceEntity)
         .values({
+          namespace,
           id: device.id,
           userId: device.userId,
           identifier: device.identifier,
@@ -73,49 +82,57 @@ export class TypeormDeviceRepository implements DeviceRepository {
           webPushEndpoint: device.webPush?.endpoint ?? null,
           webPushP256dh: device.webPush?.p256dh ?? null,
           webPushAuth: device.webPush?.auth ?? null,
-          installationId: device.installationId,
           failureCount: 0,
           createdAt: now,
           updatedAt: now,
         })
         // ON CONFLICT … DO UPDATE (both databases): concurrent registrations of one device serialize
         // on its row instead of failing on the primary key.
-        .orUpdate(REGISTRATION_COLUMNS, ['id'])
+        .orUpdate(REGISTRATION_COLUMNS, ['namespace', 'id'])
         .updateEntity(false)
         .execute();
-      await manager.delete(DeviceOrganizationEntity, { deviceId: device.id });
+      await manager.delete(DeviceOrganizationEntity, { namespace, deviceId: device.id });
       for (const organizationIds of chunks(device.organizationIds)) {
         await manager.insert(
           DeviceOrganizationEntity,
-          organizationIds.map((organizationId) => ({ deviceId: device.id, organizationId })),
+          organizationIds.map((organizationId) => ({ namespace, deviceId: device.id, organizationId })),
         );
       }
-      const stored = await this.load(manager, device.id);
-      if (stored === undefined) throw new Error(`device ${device.id} is missing right after its upsert`);
-      return stored;
+      const saved = await this.load(manager, namespace, device.id);
+      if (saved === undefined) throw new Error(`device ${device.id} is missing right after its upsert`);
+      return saved;
     });
   }
 
-  async findById(id: string): Promise<DeviceRecord | undefined> {
-    const deviceId = valid.guid('id', id);
-    return this.unit.run((manager) => this.load(manager, deviceId));
+  async find(key: DeviceKey): Promise<DeviceRecord | undefined> {
+    const { installationId, id } = valid.deviceKey('key', key);
+    return this.unit.run((manager) => this.load(manager, stored(installationId), id));
   }
 
-  async findByIdentifier(userId: string, identifier: string): Promise<DeviceRecord | undefined> {
-    const user = valid.guid('userId', userId);
-    const deviceIdentifier = valid.identifier('identifier', identifier);
+  async findByIdentifier(
+    namespace: DeviceNamespace,
+    userId: string,
+    identifier: string,
+  ): Promise<DeviceRecord | undefined> {
+    const where = {
+      namespace: stored(valid.namespace('namespace', namespace)),
+      userId: valid.guid('userId', userId),
+      identifier: valid.identifier('identifier', identifier),
+    };
     return this.unit.run(async (manager) => {
-      const device = await manager.findOneBy(DeviceEntity, { userId: user, identifier: deviceIdentifier });
+      const device = await manager.findOneBy(DeviceEntity, where);
       return device === null ? undefined : (await this.withOrganizations(manager, [device]))[0];
     });
   }
 
   async updatePushToken(
+    namespace: DeviceNamespace,
     userId: string,
     identifier: string,
     provider: PushProvider,
     pushToken: string,
   ): Promise<DeviceRecord | undefined> {
+    const inNamespace = stored(valid.namespace('namespace', namespace));
     const user = valid.guid('userId', userId);
     const deviceIdentifier = valid.identifier('identifier', identifier);
     const tokenProvider = valid.provider('provider', provider);
@@ -123,7 +140,7 @@ export class TypeormDeviceRepository implements DeviceRepository {
       throw new PersistenceValidationError('provider', 'web push takes a subscription (updateWebPush)');
     }
     const token = valid.pushToken('pushToken', pushToken);
-    return this.setChannel(user, deviceIdentifier, {
+    return this.setChannel(inNamespace, user, deviceIdentifier, {
       ...NO_CHANNEL,
       provider: tokenProvider,
       pushToken: token,
@@ -131,14 +148,16 @@ export class TypeormDeviceRepository implements DeviceRepository {
   }
 
   async updateWebPush(
+    namespace: DeviceNamespace,
     userId: string,
     identifier: string,
     subscription: WebPushSubscription,
   ): Promise<DeviceRecord | undefined> {
+    const inNamespace = stored(valid.namespace('namespace', namespace));
     const user = valid.guid('userId', userId);
     const deviceIdentifier = valid.identifier('identifier', identifier);
     const { endpoint, p256dh, auth } = valid.webPushSubscription('subscription', subscription);
-    return this.setChannel(user, deviceIdentifier, {
+    return this.setChannel(inNamespace, user, deviceIdentifier, {
       ...NO_CHANNEL,
       provider: 'webpush',
       webPushEndpoint: endpoint,
@@ -147,14 +166,21 @@ export class TypeormDeviceRepository implements DeviceRepository {
     });
   }
 
-  async remove(id: string): Promise<boolean> {
-    const deviceId = valid.guid('id', id);
+  async remove(key: DeviceKey): Promise<boolean> {
+    const { installationId, id } = valid.deviceKey('key', key);
     // Memberships go with the row: ON DELETE CASCADE.
-    const result = await this.unit.run((manager) => manager.delete(DeviceEntity, { id: deviceId }));
+    const result = await this.unit.run((manager) =>
+      manager.delete(DeviceEntity, { namespace: stored(installationId), id }),
+    );
     return (result.affected ?? 0) > 0;
   }
 
-  async addOrganization(deviceIds: string[], organizationId: string): Promise<number> {
+  async addOrganization(
+    namespace: DeviceNamespace,
+    deviceIds: string[],
+    organizationId: string,
+  ): Promise<number> {
+    const inNamespace = stored(valid.namespace('namespace', namespace));
     const ids = valid.guidList('deviceIds', deviceIds);
     const organization = valid.guid('organizationId', organizationId);
     if (ids.length === 0) return 0;
@@ -162,26 +188,36 @@ export class TypeormDeviceRepository implements DeviceRepository {
       const now = new Date();
       let joined = 0;
       for (const chunk of chunks(ids)) {
-        const known = await manager.find(DeviceEntity, { select: { id: true }, where: { id: In(chunk) } });
-        const members = await this.memberIds(manager, organization, chunk);
+        const known = await manager.find(DeviceEntity, {
+          select: { id: true },
+          where: { namespace: inNamespace, id: In(chunk) },
+        });
+        const members = await this.memberIds(manager, inNamespace, organization, chunk);
         const joining = known.map((device) => device.id).filter((id) => !members.has(id));
         if (joining.length === 0) continue;
         await manager
           .createQueryBuilder()
           .insert()
           .into(DeviceOrganizationEntity)
-          .values(joining.map((deviceId) => ({ deviceId, organizationId: organization })))
+          .values(
+            joining.map((deviceId) => ({ namespace: inNamespace, deviceId, organizationId: organization })),
+          )
           .orIgnore() // a concurrent add of the same membership is not an error
           .updateEntity(false)
           .execute();
-        await manager.update(DeviceEntity, { id: In(joining) }, { updatedAt: now });
+        await manager.update(DeviceEntity, { namespace: inNamespace, id: In(joining) }, { updatedAt: now });
         joined += joining.length;
       }
       return joined;
     });
   }
 
-  async removeOrganization(deviceIds: string[], organizationId: string): Promise<number> {
+  async removeOrganization(
+    namespace: DeviceNamespace,
+    deviceIds: string[],
+    organizationId: string,
+  ): Promise<number> {
+    const inNamespace = stored(valid.namespace('namespace', namespace));
     const ids = valid.guidList('deviceIds', deviceIds);
     const organization = valid.guid('organizationId', organizationId);
     if (ids.length === 0) return 0;
@@ -189,13 +225,14 @@ export class TypeormDeviceRepository implements DeviceRepository {
       const now = new Date();
       let left = 0;
       for (const chunk of chunks(ids)) {
-        const leaving = [...(await this.memberIds(manager, organization, chunk))];
+        const leaving = [...(await this.memberIds(manager, inNamespace, organization, chunk))];
         if (leaving.length === 0) continue;
         await manager.delete(DeviceOrganizationEntity, {
+          namespace: inNamespace,
           organizationId: organization,
           deviceId: In(leaving),
         });
-        await manager.update(DeviceEntity, { id: In(leaving) }, { updatedAt: now });
+        await manager.update(DeviceEntity, { namespace: inNamespace, id: In(leaving) }, { updatedAt: now });
         left += leaving.length;
       }
       return left;
@@ -203,12 +240,13 @@ export class TypeormDeviceRepository implements DeviceRepository {
   }
 
   async findTargets(query: DeviceTargetQuery): Promise<DeviceRecord[]> {
-    const { audience, excludeIdentifier, deviceTypes } = valid.targetQuery(query);
+    const { namespaces, audience, excludeIdentifier, deviceTypes } = valid.targetQuery(query);
     if (deviceTypes !== null && deviceTypes.length === 0) return [];
     return this.unit.run(async (manager) => {
       const builder = manager
         .createQueryBuilder(DeviceEntity, 'device')
-        .where('(device.pushToken IS NOT NULL OR device.webPushEndpoint IS NOT NULL)');
+        .where('device.namespace IN (:...namespaces)', { namespaces: namespaces.map(stored) })
+        .andWhere('(device.pushToken IS NOT NULL OR device.webPushEndpoint IS NOT NULL)');
       switch (audience.kind) {
         case 'user':
           builder.andWhere('device.userId = :userId', { userId: audience.userId });
@@ -217,14 +255,12 @@ export class TypeormDeviceRepository implements DeviceRepository {
           builder.innerJoin(
             DeviceOrganizationEntity,
             'membership',
-            'membership.deviceId = device.id AND membership.organizationId = :organizationId',
+            'membership.namespace = device.namespace AND membership.deviceId = device.id' +
+              ' AND membership.organizationId = :organizationId',
             { organizationId: audience.organizationId },
           );
           break;
-        case 'installation':
-          builder.andWhere('device.installationId = :installationId', {
-            installationId: audience.installationId,
-          });
+        case 'everyone':
           break;
       }
       if (excludeIdentifier !== null) {
@@ -233,98 +269,149 @@ export class TypeormDeviceRepository implements DeviceRepository {
       if (deviceTypes !== null) builder.andWhere('device.type IN (:...deviceTypes)', { deviceTypes });
       const devices = await builder
         .orderBy('device.createdAt', 'ASC')
+        .addOrderBy('device.namespace', 'ASC')
         .addOrderBy('device.id', 'ASC')
         .getMany();
       return this.withOrganizations(manager, devices);
     });
   }
 
-  async clearPushRegistration(id: string): Promise<void> {
-    const deviceId = valid.guid('id', id);
+  async clearPushRegistration(key: DeviceKey): Promise<void> {
+    const where = this.whereKey(key);
     await this.unit.run((manager) =>
-      manager.update(
-        DeviceEntity,
-        { id: deviceId },
-        { ...NO_CHANNEL, failureCount: 0, updatedAt: new Date() },
-      ),
+      manager.update(DeviceEntity, where, { ...NO_CHANNEL, failureCount: 0, updatedAt: new Date() }),
     );
   }
 
-  async recordFailure(id: string): Promise<number> {
-    const deviceId = valid.guid('id', id);
+  async recordFailure(key: DeviceKey): Promise<number> {
+    const where = this.whereKey(key);
     return this.unit.transaction(async (manager) => {
       await manager
         .createQueryBuilder()
         .update(DeviceEntity)
         .set({ failureCount: () => '"failure_count" + 1' })
-        .where({ id: deviceId })
+        .where(where)
         .execute();
-      const device = await manager.findOne(DeviceEntity, {
-        select: { failureCount: true },
-        where: { id: deviceId },
-      });
+      const device = await manager.findOne(DeviceEntity, { select: { failureCount: true }, where });
       return device?.failureCount ?? 0;
     });
   }
 
-  async resetFailures(id: string): Promise<void> {
-    const deviceId = valid.guid('id', id);
-    await this.unit.run((manager) => manager.update(DeviceEntity, { id: deviceId }, { failureCount: 0 }));
+  async resetFailures(key: DeviceKey): Promise<void> {
+    const where = this.whereKey(key);
+    await this.unit.run((manager) => manager.update(DeviceEntity, where, { failureCount: 0 }));
+  }
+
+  /** The row of one registration, as a `where` condition. */
+  private whereKey(key: DeviceKey): { namespace: string; id: string } {
+    const { installationId, id } = valid.deviceKey('key', key);
+    return { namespace: stored(installationId), id };
+  }
+
+  /**
+   * Refuses a registration that would give its user more than `max` registrations in the
+   * namespace; the device itself (by id, or by identifier, which the registration replaces) is not
+   * counted. PostgreSQL: a transaction-scoped advisory lock per (namespace, user) makes concurrent
+   * registrations of one user count one after the other; SQLite runs one unit at a time anyway.
+   */
+  private async ensureRoomFor(
+    manager: EntityManager,
+    namespace: string,
+    device: { id: string; userId: string; identifier: string },
+    max: number,
+  ): Promise<void> {
+    if (manager.connection.options.type === 'postgres') {
+      await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
+        `herald-device-user:${namespace}:${device.userId}`,
+      ]);
+    }
+    const others = await manager.count(DeviceEntity, {
+      where: {
+        namespace,
+        userId: device.userId,
+        id: Not(device.id),
+        identifier: Not(device.identifier),
+      },
+    });
+    if (others >= max) throw new DeviceLimitError(device.userId, max);
   }
 
   private async setChannel(
+    namespace: string,
     userId: string,
     identifier: string,
     channel: Channel,
   ): Promise<DeviceRecord | undefined> {
     return this.unit.transaction(async (manager) => {
-      const device = await manager.findOneBy(DeviceEntity, { userId, identifier });
+      const device = await manager.findOneBy(DeviceEntity, { namespace, userId, identifier });
       if (device === null) return undefined;
       await manager.update(
         DeviceEntity,
-        { id: device.id },
+        { namespace, id: device.id },
         { ...channel, failureCount: 0, updatedAt: new Date() },
       );
-      return this.load(manager, device.id);
+      return this.load(manager, namespace, device.id);
     });
   }
 
-  private async load(manager: EntityManager, id: string): Promise<DeviceRecord | undefined> {
-    const device = await manager.findOneBy(DeviceEntity, { id });
+  private async load(
+    manager: EntityManager,
+    namespace: string,
+    id: string,
+  ): Promise<DeviceRecord | undefined> {
+    const device = await manager.findOneBy(DeviceEntity, { namespace, id });
     return device === null ? undefined : (await this.withOrganizations(manager, [device]))[0];
   }
 
-  /** Ids among `deviceIds` that are members of the organization. */
+  /** Ids among the namespace's `deviceIds` that are members of the organization. */
   private async memberIds(
     manager: EntityManager,
+    namespace: string,
     organizationId: string,
     deviceIds: string[],
   ): Promise<Set<string>> {
     const members = await manager.find(DeviceOrganizationEntity, {
-      where: { organizationId, deviceId: In(deviceIds) },
+      where: { namespace, organizationId, deviceId: In(deviceIds) },
     });
     return new Set(members.map((member) => member.deviceId));
   }
 
   private async withOrganizations(manager: EntityManager, devices: DeviceEntity[]): Promise<DeviceRecord[]> {
     const organizations = new Map<string, string[]>();
-    for (const deviceIds of chunks(devices.map((device) => device.id))) {
-      const memberships = await manager.find(DeviceOrganizationEntity, {
-        where: { deviceId: In(deviceIds) },
-      });
-      for (const { deviceId, organizationId } of memberships) {
-        const list = organizations.get(deviceId);
-        if (list === undefined) organizations.set(deviceId, [organizationId]);
-        else list.push(organizationId);
+    const byNamespace = new Map<string, string[]>();
+    for (const device of devices) {
+      const ids = byNamespace.get(device.namespace);
+      if (ids === undefined) byNamespace.set(device.namespace, [device.id]);
+      else ids.push(device.id);
+    }
+    for (const [namespace, ids] of byNamespace) {
+      for (const deviceIds of chunks(ids)) {
+        const memberships = await manager.find(DeviceOrganizationEntity, {
+          where: { namespace, deviceId: In(deviceIds) },
+        });
+        for (const { deviceId, organizationId } of memberships) {
+          const key = `${namespace}/${deviceId}`;
+          const list = organizations.get(key);
+          if (list === undefined) organizations.set(key, [organizationId]);
+          else list.push(organizationId);
+        }
       }
     }
-    return devices.map((device) => toRecord(device, (organizations.get(device.id) ?? []).sort()));
+    return devices.map((device) =>
+      toRecord(device, (organizations.get(`${device.namespace}/${device.id}`) ?? []).sort()),
+    );
   }
+}
+
+/** The users' own namespace is stored as the nil GUID (part of the primary key, so never NULL). */
+function stored(namespace: DeviceNamespace): string {
+  return namespace ?? valid.NIL_GUID;
 }
 
 function toRecord(device: DeviceEntity, organizationIds: string[]): DeviceRecord {
   const { webPushEndpoint, webPushP256dh, webPushAuth } = device;
   return {
+    installationId: device.namespace === valid.NIL_GUID ? null : device.namespace,
     id: device.id,
     userId: device.userId,
     identifier: device.identifier,
@@ -336,7 +423,6 @@ function toRecord(device: DeviceEntity, organizationIds: string[]): DeviceRecord
         ? { endpoint: webPushEndpoint, p256dh: webPushP256dh, auth: webPushAuth }
         : null,
     organizationIds,
-    installationId: device.installationId,
     failureCount: device.failureCount,
     createdAt: device.createdAt,
     updatedAt: device.updatedAt,

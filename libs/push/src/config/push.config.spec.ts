@@ -104,4 +104,32 @@ describe('push worker configuration rules', () => {
       ).toEqual(['HERALD_JWT_PUBLIC_KEY: set at most one token source (value hidden)']);
     });
   });
+
+  describe('limits and addresses', () => {
+    it('caps each user at 100 registrations by default, and takes another cap', () => {
+      expect(loadConfig(pushConfigSchema, {}).HERALD_PUSH_MAX_DEVICES_PER_USER).toBe(100);
+      expect(
+        loadConfig(pushConfigSchema, { HERALD_PUSH_MAX_DEVICES_PER_USER: '5' })
+          .HERALD_PUSH_MAX_DEVICES_PER_USER,
+      ).toBe(5);
+      expect(problemsOf({ HERALD_PUSH_MAX_DEVICES_PER_USER: '0' })).toEqual([
+        expect.stringMatching(/^HERALD_PUSH_MAX_DEVICES_PER_USER: .* \("0"\)$/),
+      ]);
+    });
+
+    it('reads the trusted proxies and the vault installation, refusing what is no address or GUID', () => {
+      const config = loadConfig(pushConfigSchema, {
+        HERALD_TRUSTED_PROXIES: '10.0.0.0/8, ::1',
+        HERALD_INSTALLATION_ID: 'AAAAAAAA-BBBB-4CCC-8DDD-EEEEEEEEEEEE',
+      });
+      expect(config.HERALD_TRUSTED_PROXIES).toEqual(['10.0.0.0/8', '::1']);
+      expect(config.HERALD_INSTALLATION_ID).toBe('aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee');
+      expect(problemsOf({ HERALD_TRUSTED_PROXIES: 'proxy.local' })).toEqual([
+        'HERALD_TRUSTED_PROXIES: not an IP address or CIDR range: proxy.local ("proxy.local")',
+      ]);
+      expect(problemsOf({ HERALD_INSTALLATION_ID: 'vault' })).toEqual([
+        'HERALD_INSTALLATION_ID: expected a GUID ("vault")',
+      ]);
+    });
+  });
 });

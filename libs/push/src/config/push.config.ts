@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import { env } from '@herald/platform';
+import { ClientAddressResolver, env } from '@herald/platform';
 
 import { allowListProblem } from '../providers/webpush-endpoint';
 
@@ -24,6 +24,12 @@ export const pushConfigSchema = z
     HERALD_JWT_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
     HERALD_JWT_AUTHORITY: z.url({ protocol: /^https?$/ }).optional(),
     HERALD_JWT_ISSUER: env.optionalString(),
+    // Most registrations one user may have in the users' own namespace.
+    HERALD_PUSH_MAX_DEVICES_PER_USER: z.coerce.number().int().min(1).max(100_000).default(100),
+    // The vault's installation: its relay registrations are the vault's own (vault events reach them).
+    HERALD_INSTALLATION_ID: env.guid().optional(),
+    // `/connect/token` failures are limited per client address, read through these proxies.
+    HERALD_TRUSTED_PROXIES: env.list(),
     // Forwarding through Bitwarden's relay, like a self-hosted Bitwarden server.
     HERALD_PUSH_RELAY_URI: z.url({ protocol: /^https?$/ }).optional(),
     HERALD_PUSH_IDENTITY_URI: z.url({ protocol: /^https?$/ }).optional(),
@@ -68,6 +74,17 @@ export const pushConfigSchema = z
       const problem = allowListProblem(entry);
       if (problem !== undefined)
         context.addIssue({ code: 'custom', path: ['HERALD_WEBPUSH_ALLOWED_HOSTS'], message: problem });
+    }
+    for (const proxy of config.HERALD_TRUSTED_PROXIES) {
+      try {
+        new ClientAddressResolver([proxy]);
+      } catch {
+        context.addIssue({
+          code: 'custom',
+          path: ['HERALD_TRUSTED_PROXIES'],
+          message: `not an IP address or CIDR range: ${proxy}`,
+        });
+      }
     }
     const sources = [
       config.HERALD_JWT_PUBLIC_KEY,

@@ -40,6 +40,9 @@ function providerOf(type: number): PushProvider | undefined {
 /**
  * The Bitwarden push relay API (PROTOCOL.md §7), so that a self-hosted Bitwarden or Vaultwarden can
  * use Herald as its relay: registrations land in the device registry, sends become push jobs.
+ * Every route works in the caller's namespace only: the ids in a body are the installation's own
+ * (as Bitwarden's relay prefixes them with the installation id), so no installation can see,
+ * change or push to another's registrations, nor to the users' own.
  */
 @Controller('push')
 @UseGuards(RelayTokenGuard)
@@ -59,6 +62,7 @@ export class RelayController {
       throw invalid('type', 'only Android, iOS and AndroidAmazon devices register for mobile push');
     const installationId = this.ownInstallation(caller, optionalGuid(body, 'installationId'));
     await this.registrations.register({
+      installationId,
       id: guid(body, 'deviceId'),
       userId: guid(body, 'userId'),
       identifier: text(body, 'identifier', 256),
@@ -66,20 +70,20 @@ export class RelayController {
       provider,
       pushToken: text(body, 'pushToken'),
       organizationIds: guidList(body, 'organizationIds'),
-      installationId,
     });
   }
 
   @Post('delete')
   @HttpCode(200)
-  async delete(@Body() body: unknown): Promise<void> {
-    await this.registrations.remove(guid(body, 'id'));
+  async delete(@AuthenticatedUser() caller: RelayCaller, @Body() body: unknown): Promise<void> {
+    await this.registrations.remove({ installationId: caller.installationId, id: guid(body, 'id') });
   }
 
   @Put('add-organization')
   @HttpCode(200)
-  async addOrganization(@Body() body: unknown): Promise<void> {
+  async addOrganization(@AuthenticatedUser() caller: RelayCaller, @Body() body: unknown): Promise<void> {
     await this.registrations.changeOrganization(
+      caller.installationId,
       'add-organization',
       deviceIdList(body),
       guid(body, 'organizationId'),
@@ -88,8 +92,9 @@ export class RelayController {
 
   @Put('delete-organization')
   @HttpCode(200)
-  async deleteOrganization(@Body() body: unknown): Promise<void> {
+  async deleteOrganization(@AuthenticatedUser() caller: RelayCaller, @Body() body: unknown): Promise<void> {
     await this.registrations.changeOrganization(
+      caller.installationId,
       'delete-organization',
       deviceIdList(body),
       guid(body, 'organizationId'),
@@ -142,6 +147,8 @@ export class RelayController {
       excludeIdentifier: typeof identifier === 'string' && identifier.length > 0 ? identifier : null,
       clientType: (clientType as ClientType | null | undefined) ?? ClientType.All,
       acceptedAt: Date.now(),
+      // The caller's namespace: its user and organization ids are its own.
+      relayInstallationId: caller.installationId,
     };
     await this.queue.publishJob(job);
     this.logger.debug(

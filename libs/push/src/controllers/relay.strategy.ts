@@ -34,9 +34,9 @@ export class RelayStrategy extends PassportStrategy(Strategy, 'herald-relay') {
     });
   }
 
-  /** False (a refusal) when the token does not grant `api.push` to an installation. */
-  validate(payload: Record<string, unknown>): RelayCaller | false {
-    const installationId = this.tokens.installationOf(payload);
+  /** False (a refusal) when the token does not grant `api.push` to an installation that is enabled. */
+  async validate(payload: Record<string, unknown>): Promise<RelayCaller | false> {
+    const installationId = await this.tokens.installationOf(payload);
     return installationId === undefined ? false : { installationId };
   }
 }

@@ -82,7 +82,7 @@ describe('Web Push registration', () => {
       field: 'endpoint',
       message: expect.stringMatching(message),
     });
-    expect(await database.devices.findByIdentifier(userId, identifier)).toBeUndefined();
+    expect(await database.devices.findByIdentifier(null, userId, identifier)).toBeUndefined();
   });
 
   it.each(['https://8.8.8.8/wpush/v2/abc', 'http://push.internal:8080/push/x'])(
@@ -91,7 +91,7 @@ describe('Web Push registration', () => {
       const { identifier, status } = await register(endpoint);
 
       expect(status).toBe(200);
-      expect(await database.devices.findByIdentifier(userId, identifier)).toMatchObject({
+      expect(await database.devices.findByIdentifier(null, userId, identifier)).toMatchObject({
         provider: 'webpush',
         webPush: { endpoint },
       });

@@ -1,6 +1,11 @@
-/** Refuses a key (a client address) after `max` failures within `windowMs`. Bounded in memory. */
+/**
+ * At most `max` unsuccessful attempts per key within `windowMs` (from the window's first attempt).
+ * An attempt is reserved before it is checked and given back when it succeeds, so attempts that
+ * run at the same time are counted as they start: `max` concurrent guesses take the whole window's
+ * allowance, never more. Bounded in memory: past `maxKeys` keys the oldest is forgotten.
+ */
 export class FailureLimiter {
-  private readonly failures = new Map<string, { count: number; since: number }>();
+  private readonly attempts = new Map<string, { count: number; since: number }>();
 
   constructor(
     private readonly max: number,
@@ -9,23 +14,31 @@ export class FailureLimiter {
     private readonly maxKeys = 100_000,
   ) {}
 
-  blocked(key: string): boolean {
-    const entry = this.failures.get(key);
-    if (!entry) return false;
-    if (this.now() - entry.since >= this.windowMs) {
-      this.failures.delete(key);
-      return false;
+  /** Takes one attempt for `key`; false (take none) when the window's allowance is used up. */
+  reserve(key: string): boolean {
+    const entry = this.current(key);
+    if (entry) {
+      if (entry.count >= this.max) return false;
+      entry.count += 1;
+      return true;
     }
-    return entry.count >= this.max;
+    if (this.attempts.size >= this.maxKeys) this.attempts.delete(this.attempts.keys().next().value!);
+    this.attempts.set(key, { count: 1, since: this.now() });
+    return true;
   }
 
-  record(key: string): void {
-    const entry = this.failures.get(key);
-    if (entry && this.now() - entry.since < this.windowMs) {
-      entry.count += 1;
-      return;
+  /** Gives back an attempt that succeeded: only failures count. */
+  release(key: string): void {
+    const entry = this.current(key);
+    if (entry && entry.count > 0) entry.count -= 1;
+  }
+
+  private current(key: string): { count: number; since: number } | undefined {
+    const entry = this.attempts.get(key);
+    if (entry && this.now() - entry.since >= this.windowMs) {
+      this.attempts.delete(key);
+      return undefined;
     }
-    if (this.failures.size >= this.maxKeys) this.failures.delete(this.failures.keys().next().value!);
-    this.failures.set(key, { count: 1, since: this.now() });
+    return entry;
   }
 }

@@ -152,7 +152,10 @@ describe('PushDeliveryService and Web Push origins', () => {
     const deviceId = await extension({ ...subscription, endpoint: 'https://10.0.0.1/push/x' });
 
     expect(await delivery.send(pushFor(deviceId))).toEqual({ kind: 'ack' });
-    expect(await database.devices.findById(deviceId)).toMatchObject({ provider: null, webPush: null });
+    expect(await database.devices.find({ installationId: null, id: deviceId })).toMatchObject({
+      provider: null,
+      webPush: null,
+    });
     expect(delivery.outcomes).toEqual({ webpush: { gone: 1 } });
     expect(healthy.pushes).toEqual([]);
   });

@@ -3,8 +3,6 @@ import { Counter, Registry } from 'prom-client';
 
 import {
   ClientType,
-  clientTypeOf,
-  DeviceType,
   devicePushJobCodec,
   type PushJob,
   pushJobCodec,
@@ -26,17 +24,7 @@ import { retryDelayMs } from './backoff';
 import { BoundedRegistry } from './bounded-registry';
 import { CircuitBreaker, Semaphore } from './circuit-breaker';
 import { type ProviderName, PUSH_PROVIDERS, type PushProviders } from './push-providers';
-
-const DEVICE_TYPES = Object.values(DeviceType).filter(
-  (value): value is DeviceType => typeof value === 'number',
-);
-
-/** The DeviceTypes of one client type (the registry stores device types). */
-export function deviceTypesOf(clientType: ClientType): number[] | undefined {
-  return clientType === ClientType.All
-    ? undefined
-    : DEVICE_TYPES.filter((type) => clientTypeOf(type) === clientType);
-}
+import { targetQueryOf } from './push-targets';
 
 /** A circuit breaker and a concurrency limit: one per provider, and one per Web Push origin. */
 interface Gate {
@@ -109,22 +97,30 @@ export class PushDeliveryService {
         return this.count('resolve', { kind: 'dead', reason: `invalid push job: ${error.message}` });
       throw error;
     }
-    const devices = await this.database.devices.findTargets({
-      userId: job.target.kind === 'user' ? job.target.id : undefined,
-      organizationId: job.target.kind === 'org' ? job.target.id : undefined,
-      installationId: job.target.kind === 'installation' ? job.target.id : undefined,
-      excludeIdentifier: job.excludeIdentifier,
-      deviceTypes: deviceTypesOf(job.clientType),
-    });
-    // With the relay, mobile devices are reached through it; web push is always Herald's own.
-    const local = this.providers.relay ? devices.filter((device) => device.provider === 'webpush') : devices;
+    // The relay API's jobs always name their installation; one queued before it did cannot be
+    // told apart from the vault's, so it is not guessed at.
+    if (job.jobId.startsWith('relay:') && job.relayInstallationId === undefined) {
+      return this.count('resolve', { kind: 'dead', reason: 'relay push job without its installation' });
+    }
+    const query = targetQueryOf(job, this.config.HERALD_INSTALLATION_ID);
+    const devices = query ? await this.database.devices.findTargets(query) : [];
+    // With Bitwarden's relay, the users' own mobile devices are reached through it (their
+    // registrations were forwarded there; no other namespace's are). Web Push is always Herald's own.
+    const upstream =
+      this.providers.relay && job.relayInstallationId === undefined && job.target.kind !== 'installation'
+        ? this.providers.relay
+        : undefined;
+    const local = upstream
+      ? devices.filter((device) => device.installationId !== null || device.provider === 'webpush')
+      : devices;
     await Promise.all(
       local.map((device) =>
         this.queue.publishDeviceJob(
           {
-            jobId: `${job.jobId}:${device.id}`,
+            jobId: `${job.jobId}:${device.installationId ?? 'own'}:${device.id}`,
             parentJobId: job.jobId,
             deviceId: device.id,
+            installationId: device.installationId,
             type: job.type,
             payload: job.payload,
             contextId: job.contextId,
@@ -134,14 +130,12 @@ export class PushDeliveryService {
         ),
       ),
     );
-    if (this.providers.relay) {
+    if (upstream) {
       const outcome = await this.attempt('relay', () =>
-        this.providers.relay!.send({
+        upstream.send({
           type: job.type,
           payload: job.payload,
-          ...(job.target.kind === 'user' ? { userId: job.target.id } : {}),
-          ...(job.target.kind === 'org' ? { organizationId: job.target.id } : {}),
-          ...(job.target.kind === 'installation' ? { installationId: job.target.id } : {}),
+          ...(job.target.kind === 'user' ? { userId: job.target.id } : { organizationId: job.target.id }),
           ...(job.excludeIdentifier ? { identifier: job.excludeIdentifier } : {}),
           ...(job.clientType !== ClientType.All ? { clientType: job.clientType } : {}),
         }),
@@ -150,7 +144,12 @@ export class PushDeliveryService {
       if (decided.kind !== 'ack') return this.count('resolve', decided);
     }
     this.logger.debug(
-      { jobId: job.jobId, devices: local.length, relay: Boolean(this.providers.relay) },
+      {
+        jobId: job.jobId,
+        devices: local.length,
+        relay: Boolean(upstream),
+        relayInstallationId: job.relayInstallationId,
+      },
       'push job resolved',
     );
     return this.count('resolve', { kind: 'ack' });
@@ -166,7 +165,10 @@ export class PushDeliveryService {
         return this.count('send', { kind: 'dead', reason: `invalid device push: ${error.message}` });
       throw error;
     }
-    const device = await this.database.devices.findById(job.deviceId);
+    const device = await this.database.devices.find({
+      installationId: job.installationId ?? null,
+      id: job.deviceId,
+    });
     if (!device || !device.provider) return this.count('send', { kind: 'ack' }); // unregistered meanwhile
     const outcome = await this.sendTo(device, job.type, job.payload, job.contextId);
     this.logger.debug(
@@ -174,21 +176,27 @@ export class PushDeliveryService {
         traceId: traceIdOf(consumed.traceparent),
         jobId: job.jobId,
         deviceId: device.id,
+        installationId: device.installationId,
         provider: device.provider,
         outcome: outcome.kind,
       },
       'push sent',
     );
     if (outcome.kind === 'gone') {
-      await this.database.devices.clearPushRegistration(device.id);
+      await this.database.devices.clearPushRegistration(device);
       this.logger.info(
-        { deviceId: device.id, provider: device.provider, reason: outcome.reason },
+        {
+          deviceId: device.id,
+          installationId: device.installationId,
+          provider: device.provider,
+          reason: outcome.reason,
+        },
         'removed a dead push registration',
       );
     } else if (outcome.kind === 'sent' && device.failureCount > 0) {
-      await this.database.devices.resetFailures(device.id);
+      await this.database.devices.resetFailures(device);
     } else if (outcome.kind === 'retry') {
-      await this.database.devices.recordFailure(device.id);
+      await this.database.devices.recordFailure(device);
     }
     return this.count('send', this.decide(outcome, consumed.attempt));
   }

@@ -9,7 +9,10 @@ export interface PushProviders {
   fcm?: { send(token: string, push: MobilePush): Promise<SendOutcome> };
   apns?: { send(token: string, push: MobilePush): Promise<SendOutcome> };
   webpush?: { send(target: WebPushTarget, message: WebPushMessage): Promise<SendOutcome> };
-  /** Bitwarden's relay: when set, mobile pushes go through it instead of FCM/APNs. */
+  /**
+   * Bitwarden's relay: when set, the users' own mobile registrations are forwarded to it and their
+   * pushes go through it instead of FCM/APNs (relay installations' never do: docs/push.md).
+   */
   relay?: {
     send(message: RelaySend): Promise<SendOutcome>;
     register(registration: RelayRegistration): Promise<SendOutcome>;

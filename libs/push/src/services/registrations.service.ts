@@ -3,7 +3,14 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 
 import { PUSH_QUEUE, type PushQueue } from '@herald/messaging';
-import { type Database, type DeviceRecord, type RegisterDevice } from '@herald/persistence';
+import {
+  type Database,
+  type DeviceKey,
+  type DeviceNamespace,
+  type DeviceRecord,
+  type RegisterDevice,
+  type RegisterOptions,
+} from '@herald/persistence';
 
 import { PUSH_DATABASE } from '../push.tokens';
 import { PUSH_PROVIDERS, type PushProviders } from './push-providers';
@@ -14,7 +21,10 @@ const isMobile = (device: Pick<DeviceRecord, 'provider'>) =>
 /**
  * Every change to the registry goes through here: it is written to the database first, then —
  * when Herald pushes through Bitwarden's relay — queued for forwarding (durably, retried), so a
- * registration never fails because the relay is down.
+ * registration never fails because the relay is down. Only the users' own registrations are
+ * forwarded: Bitwarden's relay knows Herald as one installation, one namespace, where relay
+ * installations' ids would meet each other's and the users'. Their devices are reached through
+ * Herald's own FCM and APNs instead.
  */
 @Injectable()
 export class RegistrationsService {
@@ -24,9 +34,10 @@ export class RegistrationsService {
     @Inject(PUSH_PROVIDERS) private readonly providers: PushProviders,
   ) {}
 
-  async register(input: RegisterDevice): Promise<DeviceRecord> {
-    const device = await this.database.devices.register(input);
-    if (this.providers.relay && isMobile(device) && device.pushToken) {
+  /** Throws `DeviceLimitError` past `options.maxDevicesPerUser`. */
+  async register(input: RegisterDevice, options?: RegisterOptions): Promise<DeviceRecord> {
+    const device = await this.database.devices.register(input, options);
+    if (this.forwards(device.installationId) && isMobile(device) && device.pushToken) {
       await this.queue.publishRelayJob({
         jobId: `relay-register:${randomUUID()}`,
         op: 'register',
@@ -43,22 +54,30 @@ export class RegistrationsService {
     return device;
   }
 
-  async remove(id: string): Promise<void> {
-    const device = await this.database.devices.findById(id);
-    await this.database.devices.remove(id);
-    if (this.providers.relay && device && isMobile(device)) {
-      await this.queue.publishRelayJob({ jobId: `relay-delete:${randomUUID()}`, op: 'delete', deviceId: id });
+  async remove(key: DeviceKey): Promise<void> {
+    const device = await this.database.devices.find(key);
+    await this.database.devices.remove(key);
+    if (device && this.forwards(device.installationId) && isMobile(device)) {
+      await this.queue.publishRelayJob({
+        jobId: `relay-delete:${randomUUID()}`,
+        op: 'delete',
+        deviceId: device.id,
+      });
     }
   }
 
   async changeOrganization(
+    namespace: DeviceNamespace,
     op: 'add-organization' | 'delete-organization',
     deviceIds: string[],
     organizationId: string,
   ): Promise<void> {
-    if (op === 'add-organization') await this.database.devices.addOrganization(deviceIds, organizationId);
-    else await this.database.devices.removeOrganization(deviceIds, organizationId);
-    if (this.providers.relay && deviceIds.length > 0) {
+    if (op === 'add-organization') {
+      await this.database.devices.addOrganization(namespace, deviceIds, organizationId);
+    } else {
+      await this.database.devices.removeOrganization(namespace, deviceIds, organizationId);
+    }
+    if (this.forwards(namespace) && deviceIds.length > 0) {
       await this.queue.publishRelayJob({
         jobId: `relay-${op}:${randomUUID()}`,
         op,
@@ -66,5 +85,9 @@ export class RegistrationsService {
         organizationId,
       });
     }
+  }
+
+  private forwards(namespace: DeviceNamespace): boolean {
+    return Boolean(this.providers.relay) && namespace === null;
   }
 }

@@ -2,9 +2,10 @@ import { BlockList, isIP } from 'node:net';
 
 /**
  * The client's address as far as it can be trusted: the peer address, unless the peer is one of
- * the configured proxies; then `X-Forwarded-For` is read from the right, skipping trusted proxies,
- * and the first address that is not one is the client. A forged header from an untrusted peer is
- * never believed.
+ * the configured proxies (`HERALD_TRUSTED_PROXIES`); then `X-Forwarded-For` is read from the
+ * right, skipping trusted proxies, and the first address that is not one is the client. A forged
+ * header from an untrusted peer is never believed. The gateway's connection limits and the push
+ * worker's `/connect/token` failure limit key on it.
  */
 export class ClientAddressResolver {
   private readonly trusted = new BlockList();
