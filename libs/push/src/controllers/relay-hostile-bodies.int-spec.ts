@@ -36,7 +36,7 @@ const relayField = fc.oneof(
 );
 /** Mostly a well-typed value for the field, sometimes anything: reaches past validation and into it. */
 const mostly = <T>(good: fc.Arbitrary<T>) =>
-  fc.oneof({ weight: 4, arbitrary: good as fc.Arbitrary<unknown> }, { weight: 1, arbitrary: relayField });
+  fc.oneof({ weight: 4, arbitrary: good }, { weight: 1, arbitrary: relayField });
 const relayFields = {
   id: mostly(fc.uuid()),
   deviceId: mostly(fc.uuid()),
