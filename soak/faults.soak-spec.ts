@@ -214,7 +214,9 @@ describe('faults under traffic', () => {
         const tally = ledger.tally();
         process.stdout.write(
           `\n[soak:faults:${ledger.name}] still missing ${tally.lost} of ${tally.expected}` +
-            ` (dead-lettered so far: ${(await deadLetters()) - since.dead}): ${tally.missing.slice(0, 5).join(', ')}\n`,
+            ` (dead-lettered so far: ${(await deadLetters()) - since.dead}, SyncVaults:` +
+            ` ${hubDevices().reduce((sum, device) => sum + device.syncVaults, 0)}):` +
+            ` ${tally.missing.slice(0, 5).join(', ')}\n`,
         );
         throw error;
       }
@@ -324,6 +326,15 @@ describe('faults under traffic', () => {
     const bucket: KV = await nats.jetstream().views.kv(names.buckets.gateways, { bindOnly: true });
     pump.start(ledger);
     await acceptedSince(ledger, 0, BEFORE);
+    // A beat of g1 whose watermark covers those events, then more traffic, then the kill: what
+    // was sent before the beat must not come again, so a replay from too far back shows.
+    const stored = (await manager.streams.info(names.streams.deliveries)).state.last_seq;
+    await eventually(
+      async () =>
+        expect((await bucket.get(g1Id))?.json<GatewayHeartbeat>().watermark).toBeGreaterThanOrEqual(stored),
+      { timeoutMs: 20_000, intervalMs: 100 },
+    );
+    await acceptedSince(ledger, performance.now(), BEFORE / 2);
 
     await live.g1.stop('SIGKILL');
     const killedAt = performance.now();
