@@ -442,7 +442,7 @@ describe('faults under traffic', () => {
     report(
       figuresLine(ledger.name, tally, await counts(since), {
         bound,
-        'redelivered-after-ms': Math.round(performance.now() - killedAt),
+        'settled-ms': Math.round(performance.now() - killedAt),
       }),
     );
     expect(tally.lost).toBe(0);
