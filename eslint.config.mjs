@@ -70,6 +70,7 @@ export default tseslint.config(
       '**/*.spec.ts',
       '**/*.int-spec.ts',
       '**/*.e2e-spec.ts',
+      'soak/**/*.ts',
       'libs/testing/**/*.ts',
       // Test fixtures kept beside the code they exercise.
       'libs/*/src/testing/**/*.ts',

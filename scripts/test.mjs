@@ -10,6 +10,11 @@ const results = join(root, 'tmp', 'jest-results.json');
 mkdirSync(dirname(results), { recursive: true });
 rmSync(results, { force: true });
 
+// The soak tier is long and runs on its own (`npm run test:soak`): without a --selectProjects of
+// the caller's, CI's three tiers are selected.
+const args = process.argv.slice(2);
+const tiers = args.includes('--selectProjects') ? [] : ['--selectProjects', 'unit', 'integration', 'e2e'];
+
 const jest = spawnSync(
   process.execPath,
   [
@@ -18,7 +23,8 @@ const jest = spawnSync(
     '--maxWorkers=2',
     '--json',
     `--outputFile=${results}`,
-    ...process.argv.slice(2),
+    ...tiers,
+    ...args,
   ],
   { cwd: root, stdio: 'inherit' },
 );

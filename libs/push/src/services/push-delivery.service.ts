@@ -88,7 +88,44 @@ export class PushDeliveryService {
   }
 
   /** Stage 1: one event for one target → one job per registered device (and the relay, if set). */
-  async resolve(consumed: ConsumedEvent): Promise<ConsumeOutcome> {
+  resolve(consumed: ConsumedEvent): Promise<ConsumeOutcome> {
+    return this.guarded('resolve', consumed, () => this.resolveJob(consumed));
+  }
+
+  /** Stage 2: one push to one device. */
+  send(consumed: ConsumedEvent): Promise<ConsumeOutcome> {
+    return this.guarded('send', consumed, () => this.sendJob(consumed));
+  }
+
+  /** Forwards one registration change to Bitwarden's relay. */
+  forward(consumed: ConsumedEvent): Promise<ConsumeOutcome> {
+    return this.guarded('forward', consumed, () => this.forwardJob(consumed));
+  }
+
+  /**
+   * A stage that fails under its feet (the registry unreachable while PostgreSQL restarts, a
+   * publish while NATS reconnects) is transient, like a provider's 5xx: retried with the same
+   * backoff, so only an outage of many minutes uses up HERALD_PUSH_MAX_ATTEMPTS. Left to throw, it
+   * would be retried after a flat second, and a database down for a dozen seconds would
+   * dead-letter every job in flight.
+   */
+  private async guarded(
+    stage: 'resolve' | 'send' | 'forward',
+    consumed: ConsumedEvent,
+    run: () => Promise<ConsumeOutcome>,
+  ): Promise<ConsumeOutcome> {
+    try {
+      return await run();
+    } catch (error) {
+      return this.count(stage, {
+        kind: 'retry',
+        delayMs: retryDelayMs(consumed.attempt, undefined),
+        reason: `${stage} failed: ${error instanceof Error ? error.message : String(error)}`,
+      });
+    }
+  }
+
+  private async resolveJob(consumed: ConsumedEvent): Promise<ConsumeOutcome> {
     let job: PushJob;
     try {
       job = pushJobCodec.decode(consumed.data);
@@ -155,8 +192,7 @@ export class PushDeliveryService {
     return this.count('resolve', { kind: 'ack' });
   }
 
-  /** Stage 2: one push to one device. */
-  async send(consumed: ConsumedEvent): Promise<ConsumeOutcome> {
+  private async sendJob(consumed: ConsumedEvent): Promise<ConsumeOutcome> {
     let job;
     try {
       job = devicePushJobCodec.decode(consumed.data);
@@ -201,8 +237,7 @@ export class PushDeliveryService {
     return this.count('send', this.decide(outcome, consumed.attempt));
   }
 
-  /** Forwards one registration change to Bitwarden's relay. */
-  async forward(consumed: ConsumedEvent): Promise<ConsumeOutcome> {
+  private async forwardJob(consumed: ConsumedEvent): Promise<ConsumeOutcome> {
     let job: RelayJob;
     try {
       job = relayJobCodec.decode(consumed.data);
