@@ -15,7 +15,7 @@ const unreachable = {
   kind: 'postgres',
   devices: {
     findTargets: () => Promise.reject(new Error('Connection terminated unexpectedly')),
-    findById: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432')),
+    find: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432')),
   },
 } as unknown as Database;
 

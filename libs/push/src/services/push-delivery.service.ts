@@ -89,17 +89,17 @@ export class PushDeliveryService {
 
   /** Stage 1: one event for one target → one job per registered device (and the relay, if set). */
   resolve(consumed: ConsumedEvent): Promise<ConsumeOutcome> {
-    return this.guarded('resolve', consumed, () => this.resolveJob(consumed));
+    return this.retryOnFailure('resolve', consumed, () => this.resolveJob(consumed));
   }
 
   /** Stage 2: one push to one device. */
   send(consumed: ConsumedEvent): Promise<ConsumeOutcome> {
-    return this.guarded('send', consumed, () => this.sendJob(consumed));
+    return this.retryOnFailure('send', consumed, () => this.sendJob(consumed));
   }
 
   /** Forwards one registration change to Bitwarden's relay. */
   forward(consumed: ConsumedEvent): Promise<ConsumeOutcome> {
-    return this.guarded('forward', consumed, () => this.forwardJob(consumed));
+    return this.retryOnFailure('forward', consumed, () => this.forwardJob(consumed));
   }
 
   /**
@@ -109,7 +109,7 @@ export class PushDeliveryService {
    * would be retried after a flat second, and a database down for a dozen seconds would
    * dead-letter every job in flight.
    */
-  private async guarded(
+  private async retryOnFailure(
     stage: 'resolve' | 'send' | 'forward',
     consumed: ConsumedEvent,
     run: () => Promise<ConsumeOutcome>,
