@@ -13,8 +13,16 @@ export class NatsGatewayDirectory implements GatewayDirectory {
     private readonly client: NatsClient,
   ) {}
 
-  static async open(client: NatsClient, ttlMs = GATEWAY_BEAT_TTL_MS): Promise<NatsGatewayDirectory> {
-    const kv = await client.jetstream.views.kv(client.names.buckets.gateways, { ttl: ttlMs, history: 1 });
+  static async open(
+    client: NatsClient,
+    ttlMs = GATEWAY_BEAT_TTL_MS,
+    replicas = 1,
+  ): Promise<NatsGatewayDirectory> {
+    const kv = await client.jetstream.views.kv(client.names.buckets.gateways, {
+      ttl: ttlMs,
+      history: 1,
+      replicas,
+    });
     return new NatsGatewayDirectory(kv, client);
   }
 

@@ -14,8 +14,12 @@ function keyOf(userId: string, device: string): string {
 export class NatsPresenceStore implements PresenceStore {
   private constructor(private readonly kv: KV) {}
 
-  static async open(client: NatsClient, ttlMs: number): Promise<NatsPresenceStore> {
-    const kv = await client.jetstream.views.kv(client.names.buckets.presence, { ttl: ttlMs, history: 1 });
+  static async open(client: NatsClient, ttlMs: number, replicas = 1): Promise<NatsPresenceStore> {
+    const kv = await client.jetstream.views.kv(client.names.buckets.presence, {
+      ttl: ttlMs,
+      history: 1,
+      replicas,
+    });
     return new NatsPresenceStore(kv);
   }
 

@@ -1,6 +1,7 @@
 import {
   DiscardPolicy,
   type JetStreamManager,
+  type NatsConnection,
   RetentionPolicy,
   StorageType,
   type StreamConfig,
@@ -16,18 +17,21 @@ export interface TopologyOptions {
   eventsMaxAgeMs: number;
   /** How long deliveries are kept for replay (default 15 min). */
   replayWindowMs: number;
+  /** Copies of each stream, each on another server (HERALD_STREAM_REPLICAS; default 1). */
+  replicas: number;
 }
 
 export const DEFAULT_TOPOLOGY: TopologyOptions = {
   eventsMaxAgeMs: 24 * 3_600_000,
   replayWindowMs: 15 * 60_000,
+  replicas: 1,
 };
 
 const DUPLICATE_WINDOW_MS = 2 * 60_000;
 
 /** The streams of ARCHITECTURE.md's NATS layout, for one namespace. */
 export function streamConfigs(names: NatsNames, options: TopologyOptions): Partial<StreamConfig>[] {
-  return [
+  const streams: Partial<StreamConfig>[] = [
     {
       name: names.streams.events,
       subjects: [names.subjects.eventsAll],
@@ -75,47 +79,140 @@ export function streamConfigs(names: NatsNames, options: TopologyOptions): Parti
       discard: DiscardPolicy.Old,
     },
   ];
+  return streams.map((stream) => ({ ...stream, num_replicas: options.replicas }));
+}
+
+/** A stream (or a bucket's stream) whose replica count was changed to the configured one. */
+export interface ReplicaChange {
+  stream: string;
+  from: number;
+  to: number;
+}
+
+/** The replica count the configuration asks for cannot be had; the message says why and what to do. */
+export class StreamReplicasError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(
+      `${message} (HERALD_STREAM_REPLICAS must be the same on every service, and at most the number of ` +
+        'JetStream servers in the NATS cluster: each replica lives on a server of its own)',
+      options,
+    );
+    this.name = 'StreamReplicasError';
+  }
+}
+
+/**
+ * Refuses more than one replica on a NATS server that is not part of a cluster. NATS 2.9 would
+ * refuse to create such a stream, but it accepts an update of an existing stream to 3 replicas
+ * and reports 3 while keeping one copy: the failure must come here, at start, and say so.
+ */
+export function assertReplicasPossible(connection: NatsConnection, replicas: number): void {
+  if (replicas > 1 && !connection.info?.cluster) {
+    throw new StreamReplicasError(
+      `HERALD_STREAM_REPLICAS is ${replicas}, but the NATS server ${connection.getServer()} is not part ` +
+        'of a cluster and keeps 1 copy of each stream: set HERALD_STREAM_REPLICAS=1, or run NATS as a cluster',
+    );
+  }
+}
+
+/** A stream's replica count from its configuration (0 and absent both mean 1). */
+function replicasOf(config: Partial<StreamConfig>): number {
+  return Math.max(1, config.num_replicas ?? 1);
+}
+
+function causeOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /**
  * Creates or updates the streams; safe to run from every process at every start, also
- * concurrently (a lost creation race falls back to an update).
+ * concurrently (a lost creation race falls back to an update). A stream kept with another replica
+ * count than configured is scaled to it (JetStream moves the stream's consumers along); when NATS
+ * refuses, or cannot create a stream with that many replicas, a `StreamReplicasError` says so.
+ * Resolves with the streams whose replica count changed.
  */
 export async function ensureStreams(
   manager: JetStreamManager,
   configs: Partial<StreamConfig>[],
-): Promise<void> {
+): Promise<ReplicaChange[]> {
+  const changes: ReplicaChange[] = [];
   for (const config of configs) {
     const name = config.name!;
-    try {
-      await manager.streams.info(name);
-      await manager.streams.update(name, config);
-    } catch (error) {
-      if (!isNotFound(error)) {
-        throw error;
-      }
+    let existing = await existingConfig(manager, name);
+    if (!existing) {
       try {
         await manager.streams.add(config);
+        continue;
       } catch (addError) {
         // A lost creation race is reported as "already in use" or, depending on timing, as
         // "subjects overlap with an existing stream" (nats-server 2.9). Either way the stream exists
         // now and is updated; an overlap with some other stream (this name still missing) is fatal.
-        if (!(await streamExists(manager, name))) {
+        existing = await existingConfig(manager, name);
+        if (!existing) {
+          if (replicasOf(config) > 1) {
+            throw new StreamReplicasError(
+              `stream ${name} cannot be created with ${replicasOf(config)} replicas: ${causeOf(addError)}`,
+              { cause: addError },
+            );
+          }
           throw addError;
         }
-        await manager.streams.update(name, config);
       }
     }
+    const change = await updateStream(manager, name, existing, config);
+    if (change) changes.push(change);
   }
+  return changes;
 }
 
-async function streamExists(manager: JetStreamManager, name: string): Promise<boolean> {
+/** Updates a stream to `config`; a refused change of its replica count is a `StreamReplicasError`. */
+async function updateStream(
+  manager: JetStreamManager,
+  name: string,
+  existing: Partial<StreamConfig>,
+  config: Partial<StreamConfig>,
+): Promise<ReplicaChange | undefined> {
+  const from = replicasOf(existing);
+  const to = config.num_replicas === undefined ? from : replicasOf(config);
   try {
-    await manager.streams.info(name);
-    return true;
+    await manager.streams.update(name, config);
+  } catch (error) {
+    if (from === to) throw error;
+    throw new StreamReplicasError(
+      `stream ${name} has ${from} replica(s) and HERALD_STREAM_REPLICAS asks for ${to}, ` +
+        `but NATS refused the change: ${causeOf(error)}`,
+      { cause: error },
+    );
+  }
+  return from === to ? undefined : { stream: name, from, to };
+}
+
+/** The stream JetStream keeps a KV bucket in. */
+export function bucketStream(bucket: string): string {
+  return `KV_${bucket}`;
+}
+
+/**
+ * Gives the stream behind a bucket the configured replica count. Opening a bucket creates it with
+ * the replicas asked for, but leaves an existing one as it is.
+ */
+export async function ensureBucketReplicas(
+  manager: JetStreamManager,
+  bucketStream: string,
+  replicas: number,
+): Promise<ReplicaChange | undefined> {
+  const existing = await existingConfig(manager, bucketStream);
+  if (!existing || replicasOf(existing) === replicas) return undefined;
+  return updateStream(manager, bucketStream, existing, { ...existing, num_replicas: replicas });
+}
+
+/** The stream's configuration, or undefined when there is no such stream. */
+async function existingConfig(manager: JetStreamManager, name: string): Promise<StreamConfig | undefined> {
+  try {
+    return (await manager.streams.info(name)).config;
   } catch (error) {
     if (isNotFound(error)) {
-      return false;
+      return undefined;
     }
     throw error;
   }
@@ -133,6 +230,7 @@ export async function connectWithStreams(
 ): Promise<NatsClient> {
   const client = await NatsClient.connect(options);
   const wanted = only?.(client.names);
+  assertReplicasPossible(client.connection, topology.replicas);
   await ensureStreams(
     client.manager,
     streamConfigs(client.names, topology).filter((stream) => !wanted || wanted.includes(stream.name!)),
