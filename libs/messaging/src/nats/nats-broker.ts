@@ -19,6 +19,7 @@ import {
   ensureBucketReplicas,
   ensureStreams,
   type ReplicaChange,
+  setupManager,
   streamConfigs,
 } from './topology';
 
@@ -52,8 +53,9 @@ export async function createNatsBroker(
   const { streams, buckets } = client.names;
   const observed: string[] = [streams.heartbeats, streams.dead];
   assertReplicasPossible(client.connection, replicas);
+  const setup = await setupManager(client.connection);
   const changes = await ensureStreams(
-    client.manager,
+    setup,
     streamConfigs(client.names, { replayWindowMs, eventsMaxAgeMs, replicas }).filter(
       (stream) => scope === 'all' || observed.includes(stream.name!),
     ),
@@ -67,7 +69,7 @@ export async function createNatsBroker(
   // observer leaves the presence bucket to its owners, as it leaves their streams.
   const owned = scope === 'all' ? [buckets.gateways, buckets.presence] : [buckets.gateways];
   for (const bucket of owned) {
-    const change = await ensureBucketReplicas(client.manager, bucketStream(bucket), replicas);
+    const change = await ensureBucketReplicas(setup, bucketStream(bucket), replicas);
     if (change) changes.push(change);
   }
   logReplicaChanges(logger, changes);

@@ -6,7 +6,7 @@ import { DEAD_LETTER_REASON_HEADER } from '@herald/contracts';
 import { type ConsumedEvent, type ConsumeOutcome, type EventSubscription } from '../ports';
 import { type NatsClient } from './nats-client';
 import { traceparentOf } from './trace-headers';
-import { isNotFound } from './topology';
+import { answered, isNotFound } from './topology';
 
 export interface EventConsumerOptions {
   /** Deliveries of one event before it is dead-lettered. */
@@ -51,15 +51,17 @@ export async function ensureConsumer(
     max_deliver: options.maxDeliver,
     max_ack_pending: options.batch * 4,
   };
-  try {
-    await client.manager.consumers.info(spec.stream, spec.durable);
-    await client.manager.consumers.update(spec.stream, spec.durable, config);
-  } catch (error) {
-    if (!isNotFound(error)) {
-      throw error;
+  await answered(async () => {
+    try {
+      await client.manager.consumers.info(spec.stream, spec.durable);
+      await client.manager.consumers.update(spec.stream, spec.durable, config);
+    } catch (error) {
+      if (!isNotFound(error)) {
+        throw error;
+      }
+      await client.manager.consumers.add(spec.stream, config);
     }
-    await client.manager.consumers.add(spec.stream, config);
-  }
+  });
 }
 
 /** The durable consumer every dispatcher shares, created or updated idempotently. */

@@ -7,7 +7,7 @@ import { deleteNamespace, eventually, NatsCluster, TEST_NATS_URL, testNamespace 
 
 import { NatsTestBed, silentLogger } from '../testing/nats.fixture';
 import { createNatsBroker } from './nats-broker';
-import { type NatsClient } from './nats-client';
+import { NatsClient } from './nats-client';
 import {
   DEFAULT_EVENT_CONSUMER,
   dispatcherConsumerSpec,
@@ -78,6 +78,40 @@ describe('HERALD_STREAM_REPLICAS on a three-node JetStream cluster', () => {
     const { stream, durable } = dispatcherConsumerSpec(client.names);
     const consumer = await client.manager.consumers.info(stream, durable);
     expect(consumer.cluster?.replicas).toHaveLength(2);
+  });
+
+  it('creates everything once when four services start together, each on another node', async () => {
+    const namespace = testNamespace();
+    const clients = await Promise.all(
+      [0, 1, 2, 0].map((node) =>
+        NatsClient.connect({
+          servers: cluster.node(node).url,
+          namespace,
+          name: `starter-${node}`,
+          logger: silentLogger,
+        }),
+      ),
+    );
+    try {
+      const started = await Promise.allSettled(
+        clients.map((client) => createNatsBroker(client, silentLogger, { replicas: 3 })),
+      );
+      expect(
+        started.map((result) => (result.status === 'rejected' ? String(result.reason) : 'started')),
+      ).toEqual(clients.map(() => 'started'));
+      // Both dispatchers (and push workers, with their consumers) do the same with the durable consumer.
+      const consumers = await Promise.allSettled(
+        clients.map((client) => ensureDispatcherConsumer(client, DEFAULT_EVENT_CONSUMER)),
+      );
+      expect(
+        consumers.map((result) => (result.status === 'rejected' ? String(result.reason) : 'ensured')),
+      ).toEqual(clients.map(() => 'ensured'));
+      expect(await placement(clients[0]!, everyStream(clients[0]!))).toEqual(
+        everywhere(everyStream(clients[0]!), 3),
+      );
+    } finally {
+      await Promise.all(clients.map((client) => client.close()));
+    }
   });
 
   it('raises streams made with one replica to three at the next start (consumers along), and lowers them back', async () => {

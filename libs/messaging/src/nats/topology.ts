@@ -1,6 +1,7 @@
 import {
   DiscardPolicy,
   type JetStreamManager,
+  type KV,
   type NatsConnection,
   RetentionPolicy,
   StorageType,
@@ -126,10 +127,11 @@ function causeOf(error: unknown): string {
 
 /**
  * Creates or updates the streams; safe to run from every process at every start, also
- * concurrently (a lost creation race falls back to an update). A stream kept with another replica
- * count than configured is scaled to it (JetStream moves the stream's consumers along); when NATS
- * refuses, or cannot create a stream with that many replicas, a `StreamReplicasError` says so.
- * Resolves with the streams whose replica count changed.
+ * concurrently (a lost creation race falls back to an update). A stream already as configured is
+ * left alone. A stream kept with another replica count than configured is scaled to it (JetStream
+ * moves the stream's consumers along); when NATS refuses, or cannot create a stream with that
+ * many replicas, a `StreamReplicasError` says so. Resolves with the streams whose replica count
+ * changed. Give it a `setupManager`: with the client's own, an unanswered request costs 10 s.
  */
 export async function ensureStreams(
   manager: JetStreamManager,
@@ -137,32 +139,75 @@ export async function ensureStreams(
 ): Promise<ReplicaChange[]> {
   const changes: ReplicaChange[] = [];
   for (const config of configs) {
-    const name = config.name!;
-    let existing = await existingConfig(manager, name);
-    if (!existing) {
-      try {
-        await manager.streams.add(config);
-        continue;
-      } catch (addError) {
-        // A lost creation race is reported as "already in use" or, depending on timing, as
-        // "subjects overlap with an existing stream" (nats-server 2.9). Either way the stream exists
-        // now and is updated; an overlap with some other stream (this name still missing) is fatal.
-        existing = await existingConfig(manager, name);
-        if (!existing) {
-          if (replicasOf(config) > 1) {
-            throw new StreamReplicasError(
-              `stream ${name} cannot be created with ${replicasOf(config)} replicas: ${causeOf(addError)}`,
-              { cause: addError },
-            );
-          }
-          throw addError;
-        }
-      }
-    }
-    const change = await updateStream(manager, name, existing, config);
+    const change = await answered(() => ensureStream(manager, config));
     if (change) changes.push(change);
   }
   return changes;
+}
+
+async function ensureStream(
+  manager: JetStreamManager,
+  config: Partial<StreamConfig>,
+): Promise<ReplicaChange | undefined> {
+  const name = config.name!;
+  let existing = await existingConfig(manager, name);
+  if (!existing) {
+    try {
+      await manager.streams.add(config);
+      return undefined;
+    } catch (addError) {
+      // A lost creation race is reported as "already in use" or, depending on timing, as
+      // "subjects overlap with an existing stream" (nats-server 2.9). Either way the stream exists
+      // now and is updated; an overlap with some other stream (this name still missing) is fatal.
+      existing = await existingConfig(manager, name);
+      if (!existing) {
+        if (replicasOf(config) > 1 && !isTimeout(addError)) {
+          throw new StreamReplicasError(
+            `stream ${name} cannot be created with ${replicasOf(config)} replicas: ${causeOf(addError)}`,
+            { cause: addError },
+          );
+        }
+        throw addError;
+      }
+    }
+  }
+  return matches(existing, config) ? undefined : updateStream(manager, name, existing, config);
+}
+
+/** True when every setting `wanted` names has that value already. */
+function matches(existing: Partial<StreamConfig>, wanted: Partial<StreamConfig>): boolean {
+  return Object.entries(wanted).every(
+    ([key, value]) => JSON.stringify(existing[key as keyof StreamConfig]) === JSON.stringify(value),
+  );
+}
+
+/** How long a topology request may go unanswered before it is asked again. */
+export const SETUP_REQUEST_TIMEOUT_MS = 2_000;
+const SETUP_ATTEMPTS = 15;
+
+/** A manager for topology requests: short timeouts, since `answered` asks again. */
+export function setupManager(connection: NatsConnection): Promise<JetStreamManager> {
+  return connection.jetstreamManager({ timeout: SETUP_REQUEST_TIMEOUT_MS, checkAPI: false });
+}
+
+/**
+ * Runs a setup step again when NATS leaves one of its requests unanswered. In a cluster,
+ * nats-server 2.9 answers only one of several identical stream creations that arrive together,
+ * and may not answer an update of a stream that has just been created: services that start
+ * together meet both. Every step reads the state afresh, so running it again is safe.
+ */
+export async function answered<T>(step: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await step();
+    } catch (error) {
+      if (attempt >= SETUP_ATTEMPTS || !isTimeout(error)) throw error;
+    }
+  }
+}
+
+function isTimeout(error: unknown): boolean {
+  return (error as { code?: unknown } | undefined)?.code === 'TIMEOUT';
 }
 
 /** Updates a stream to `config`; a refused change of its replica count is a `StreamReplicasError`. */
@@ -177,7 +222,8 @@ async function updateStream(
   try {
     await manager.streams.update(name, config);
   } catch (error) {
-    if (from === to) throw error;
+    // Unanswered is not refused: `answered` asks again, and finds the change made or not.
+    if (from === to || isTimeout(error)) throw error;
     throw new StreamReplicasError(
       `stream ${name} has ${from} replica(s) and HERALD_STREAM_REPLICAS asks for ${to}, ` +
         `but NATS refused the change: ${causeOf(error)}`,
@@ -193,6 +239,22 @@ export function bucketStream(bucket: string): string {
 }
 
 /**
+ * Opens a KV bucket (one value per key, entries expiring after `ttlMs`), created with `replicas`
+ * when missing; unanswered creations are asked again, as for streams.
+ */
+export async function openBucket(
+  client: NatsClient,
+  bucket: string,
+  { ttlMs, replicas }: { ttlMs: number; replicas: number },
+): Promise<KV> {
+  const options = { ttl: ttlMs, history: 1, replicas };
+  const setup = client.connection.jetstream({ timeout: SETUP_REQUEST_TIMEOUT_MS });
+  await answered(() => setup.views.kv(bucket, options));
+  // Opened again on the client's own context, whose timeouts its reads and writes keep.
+  return client.jetstream.views.kv(bucket, options);
+}
+
+/**
  * Gives the stream behind a bucket the configured replica count. Opening a bucket creates it with
  * the replicas asked for, but leaves an existing one as it is.
  */
@@ -201,9 +263,11 @@ export async function ensureBucketReplicas(
   bucketStream: string,
   replicas: number,
 ): Promise<ReplicaChange | undefined> {
-  const existing = await existingConfig(manager, bucketStream);
-  if (!existing || replicasOf(existing) === replicas) return undefined;
-  return updateStream(manager, bucketStream, existing, { ...existing, num_replicas: replicas });
+  return answered(async () => {
+    const existing = await existingConfig(manager, bucketStream);
+    if (!existing || replicasOf(existing) === replicas) return undefined;
+    return updateStream(manager, bucketStream, existing, { ...existing, num_replicas: replicas });
+  });
 }
 
 /** The stream's configuration, or undefined when there is no such stream. */
@@ -232,7 +296,7 @@ export async function connectWithStreams(
   const wanted = only?.(client.names);
   assertReplicasPossible(client.connection, topology.replicas);
   await ensureStreams(
-    client.manager,
+    await setupManager(client.connection),
     streamConfigs(client.names, topology).filter((stream) => !wanted || wanted.includes(stream.name!)),
   );
   return client;
