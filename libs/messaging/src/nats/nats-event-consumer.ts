@@ -19,6 +19,15 @@ export interface EventConsumerOptions {
 
 export const DEFAULT_EVENT_CONSUMER: EventConsumerOptions = { maxDeliver: 10, ackWaitMs: 30_000, batch: 256 };
 
+/**
+ * How long one pull request waits for messages. It also paces recovery: the client takes a pull
+ * as lost after two missed idle heartbeats (half of this each), and while the consumer does not
+ * answer (its leader died with a NATS node and the cluster is electing another) it asks again
+ * once per this interval. nats.js's default of 30 s left a dispatcher idle for half a minute or
+ * more after a node failure; 5 s costs an idle consumer one small request every 5 s.
+ */
+export const PULL_EXPIRES_MS = 5_000;
+
 /** Which durable consumer of which stream, and where its dead letters go. */
 export interface ConsumerSpec {
   stream: string;
@@ -85,7 +94,7 @@ export class NatsStreamConsumer {
   async start(handler: (event: ConsumedEvent) => Promise<ConsumeOutcome>): Promise<EventSubscription> {
     await ensureConsumer(this.client, this.spec, this.options);
     const consumer = await this.client.jetstream.consumers.get(this.spec.stream, this.spec.durable);
-    const messages = await consumer.consume({ max_messages: this.options.batch });
+    const messages = await consumer.consume({ max_messages: this.options.batch, expires: PULL_EXPIRES_MS });
     const limit = Math.max(1, this.options.concurrency ?? 1);
     const inFlight = new Set<Promise<void>>();
     const loop = (async () => {
