@@ -49,11 +49,11 @@ export class NatsServerProcess {
   }
 
   /** Creates the store directory, picks a port, and starts the server. */
-  static async launch(timeoutMs = 10_000): Promise<NatsServerProcess> {
+  static async launch(timeoutMs = 10_000, extraArgs: readonly string[] = []): Promise<NatsServerProcess> {
     // nats-server cannot report a port it picked itself in a form we read reliably, so it is given
     // one; when another process took it meanwhile, the server exits and a fresh port is tried.
     return onFreePort(async (port) => {
-      const server = await NatsServerProcess.prepare(port);
+      const server = await NatsServerProcess.prepare(port, extraArgs);
       try {
         await server.start(timeoutMs);
       } catch (error) {
