@@ -34,6 +34,7 @@ export function standaloneMessaging(config: StandaloneConfig): MessagingOptions 
   return messagingOptionsFor({
     natsUrl: gateway.HERALD_NATS_URL,
     namespace: gateway.HERALD_NAMESPACE,
+    replicas: gateway.HERALD_STREAM_REPLICAS,
     name: `herald-standalone-${gateway.HERALD_GATEWAY_ID}`,
     limits: { eventsMaxAgeMs: gateway.HERALD_EVENTS_MAX_AGE, replayWindowMs: gateway.HERALD_REPLAY_WINDOW },
   });

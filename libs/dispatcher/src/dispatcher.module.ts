@@ -25,6 +25,7 @@ export function dispatcherMessaging(config: DispatcherConfig): MessagingOptions 
   return messagingOptionsFor({
     natsUrl: config.HERALD_NATS_URL,
     namespace: config.HERALD_NAMESPACE,
+    replicas: config.HERALD_STREAM_REPLICAS,
     name: `herald-dispatcher-${process.pid}`,
     limits: { eventsMaxAgeMs: config.HERALD_EVENTS_MAX_AGE, replayWindowMs: config.HERALD_REPLAY_WINDOW },
   });

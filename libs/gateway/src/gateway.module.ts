@@ -51,6 +51,7 @@ export function gatewayMessaging(config: GatewayConfig): MessagingOptions {
   return messagingOptionsFor({
     natsUrl: config.HERALD_NATS_URL,
     namespace: config.HERALD_NAMESPACE,
+    replicas: config.HERALD_STREAM_REPLICAS,
     name: `herald-gateway-${config.HERALD_GATEWAY_ID}`,
     limits: { eventsMaxAgeMs: config.HERALD_EVENTS_MAX_AGE, replayWindowMs: config.HERALD_REPLAY_WINDOW },
   });

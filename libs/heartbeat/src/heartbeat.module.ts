@@ -29,6 +29,7 @@ export function heartbeatMessaging(config: HeartbeatConfig): MessagingOptions {
   return messagingOptionsFor({
     natsUrl: config.HERALD_NATS_URL,
     namespace: config.HERALD_NAMESPACE,
+    replicas: config.HERALD_STREAM_REPLICAS,
     name: `herald-heartbeat-${process.pid}`,
     scope: 'cluster',
   });

@@ -47,6 +47,8 @@ export type MessagingOptions =
       limits?: Partial<BrokerLimits>;
       /** Which streams this process configures (default `all`). */
       scope?: NatsStreamScope;
+      /** Copies of every stream and bucket (default 1). */
+      replicas?: number;
     }
   | {
       engine: 'nats';
@@ -54,6 +56,7 @@ export type MessagingOptions =
       client: NatsClient;
       limits?: Partial<BrokerLimits>;
       scope?: NatsStreamScope;
+      replicas?: number;
     }
   | ({ engine: 'memory' } & Omit<MemoryBrokerOptions, 'logger'>);
 
@@ -67,13 +70,15 @@ export interface BrokerSettings {
   name: string;
   limits?: Partial<BrokerLimits>;
   scope?: NatsStreamScope;
+  /** HERALD_STREAM_REPLICAS: copies of every stream and bucket; NATS only. */
+  replicas?: number;
 }
 
 /** The engine a service's configuration selects: NATS when a URL is set, memory otherwise. */
 export function messagingOptionsFor(settings: BrokerSettings): MessagingOptions {
-  const { natsUrl, namespace, name, limits, scope } = settings;
+  const { natsUrl, namespace, name, limits, scope, replicas } = settings;
   return natsUrl
-    ? { engine: 'nats', connection: { servers: natsUrl, namespace, name }, limits, scope }
+    ? { engine: 'nats', connection: { servers: natsUrl, namespace, name }, limits, scope, replicas }
     : { engine: 'memory', namespace, limits };
 }
 
@@ -181,7 +186,7 @@ export class MessagingModule {
         exports: tokens,
       };
     }
-    const { limits, scope } = options;
+    const { limits, scope, replicas } = options;
     const client: Provider =
       'client' in options
         ? { provide: NatsClient, useValue: options.client }
@@ -195,7 +200,8 @@ export class MessagingModule {
       providers: [
         {
           provide: BROKER,
-          useFactory: (client: NatsClient, logger: Logger) => createNatsBroker(client, logger, limits, scope),
+          useFactory: (client: NatsClient, logger: Logger) =>
+            createNatsBroker(client, logger, { limits, scope, replicas }),
           inject: [NatsClient, ROOT_LOGGER],
         },
         client,

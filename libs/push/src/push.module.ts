@@ -46,6 +46,7 @@ export function pushMessaging(config: PushConfig): MessagingOptions {
   return messagingOptionsFor({
     natsUrl: config.HERALD_NATS_URL,
     namespace: config.HERALD_NAMESPACE,
+    replicas: config.HERALD_STREAM_REPLICAS,
     name: `herald-push-worker-${process.pid}`,
     limits: { eventsMaxAgeMs: config.HERALD_EVENTS_MAX_AGE, replayWindowMs: config.HERALD_REPLAY_WINDOW },
   });

@@ -4,6 +4,7 @@ export * from './nest-app';
 export * from './hub-client';
 export * from './nats-namespace';
 export * from './nats-server-process';
+export * from './nats-cluster';
 export * from './service-process';
 export * from './test-issuer';
 export * from './raw-socket';

@@ -36,6 +36,8 @@ export class NatsServerProcess {
   private constructor(
     readonly port: number,
     readonly storeDir: string,
+    /** More `nats-server` arguments, e.g. a cluster's (see `NatsCluster`). */
+    private readonly extraArgs: readonly string[],
   ) {}
 
   get url(): string {
@@ -47,12 +49,11 @@ export class NatsServerProcess {
   }
 
   /** Creates the store directory, picks a port, and starts the server. */
-  static async launch(timeoutMs = 10_000): Promise<NatsServerProcess> {
+  static async launch(timeoutMs = 10_000, extraArgs: readonly string[] = []): Promise<NatsServerProcess> {
     // nats-server cannot report a port it picked itself in a form we read reliably, so it is given
     // one; when another process took it meanwhile, the server exits and a fresh port is tried.
     return onFreePort(async (port) => {
-      const storeDir = await mkdtemp(join(tmpdir(), 'herald-nats-'));
-      const server = new NatsServerProcess(port, storeDir);
+      const server = await NatsServerProcess.prepare(port, extraArgs);
       try {
         await server.start(timeoutMs);
       } catch (error) {
@@ -63,12 +64,18 @@ export class NatsServerProcess {
     });
   }
 
+  /** A server on `port` with a fresh store directory, not started yet. */
+  static async prepare(port: number, extraArgs: readonly string[] = []): Promise<NatsServerProcess> {
+    const storeDir = await mkdtemp(join(tmpdir(), 'herald-nats-'));
+    return new NatsServerProcess(port, storeDir, extraArgs);
+  }
+
   /** Starts the server (again) on the same port and store; resolves once it greets clients. */
   async start(timeoutMs = 10_000): Promise<void> {
     if (this.running) throw new Error('nats-server is already running');
     const child = spawn(
       NATS_SERVER_BINARY,
-      ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir],
+      ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir, ...this.extraArgs],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const exit = new Promise<number | null>((resolve) => {

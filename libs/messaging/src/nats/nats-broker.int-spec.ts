@@ -15,7 +15,7 @@ describe('NATS JetStream broker', () => {
     // Each broker its own namespace: fresh streams, buckets and durable consumers.
     open: async (limits?: Partial<BrokerLimits>): Promise<Broker> => {
       const namespace = testNamespace();
-      const broker = await createNatsBroker(await bed.connect(namespace), silentLogger, limits);
+      const broker = await createNatsBroker(await bed.connect(namespace), silentLogger, { limits });
       namespaces.set(broker, namespace);
       return broker;
     },

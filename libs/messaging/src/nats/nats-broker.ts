@@ -13,7 +13,15 @@ import { NatsGatewayDirectory } from './nats-gateway-directory';
 import { NatsHeartbeatPublisher } from './nats-heartbeats';
 import { NatsPresenceStore } from './nats-presence';
 import { NatsPushQueue } from './nats-push-queue';
-import { ensureStreams, streamConfigs } from './topology';
+import {
+  assertReplicasPossible,
+  bucketStream,
+  ensureBucketReplicas,
+  ensureStreams,
+  type ReplicaChange,
+  setupManager,
+  streamConfigs,
+} from './topology';
 
 /**
  * Which streams a process configures: `all` (the services that own the limits: gateway,
@@ -23,30 +31,48 @@ import { ensureStreams, streamConfigs } from './topology';
  */
 export type NatsStreamScope = 'all' | 'cluster';
 
+export interface NatsBrokerOptions {
+  limits?: Partial<BrokerLimits>;
+  /** Which streams this process configures (default `all`). */
+  scope?: NatsStreamScope;
+  /** Copies of every stream and bucket (HERALD_STREAM_REPLICAS, default 1). */
+  replicas?: number;
+}
+
 /**
  * The NATS JetStream engine over one connection: makes sure the streams exist with the given
- * limits, opens the buckets and builds every port. `close` drains the connection.
+ * limits and replica count, opens the buckets and builds every port. `close` drains the connection.
  */
 export async function createNatsBroker(
   client: NatsClient,
   logger: Logger,
-  limits: Partial<BrokerLimits> = {},
-  scope: NatsStreamScope = 'all',
+  options: NatsBrokerOptions = {},
 ): Promise<Broker> {
-  const { replayWindowMs, eventsMaxAgeMs, gatewaysTtlMs } = { ...DEFAULT_BROKER_LIMITS, ...limits };
-  const { streams } = client.names;
+  const { scope = 'all', replicas = 1 } = options;
+  const { replayWindowMs, eventsMaxAgeMs, gatewaysTtlMs } = { ...DEFAULT_BROKER_LIMITS, ...options.limits };
+  const { streams, buckets } = client.names;
   const observed: string[] = [streams.heartbeats, streams.dead];
-  await ensureStreams(
-    client.manager,
-    streamConfigs(client.names, { replayWindowMs, eventsMaxAgeMs }).filter(
+  assertReplicasPossible(client.connection, replicas);
+  const setup = await setupManager(client.connection);
+  const changes = await ensureStreams(
+    setup,
+    streamConfigs(client.names, { replayWindowMs, eventsMaxAgeMs, replicas }).filter(
       (stream) => scope === 'all' || observed.includes(stream.name!),
     ),
   );
-  const openPresence = () => NatsPresenceStore.open(client, replayWindowMs);
+  const openPresence = () => NatsPresenceStore.open(client, replayWindowMs, replicas);
   const [presence, gateways] = await Promise.all([
     scope === 'all' ? openPresence() : lazyPresence(openPresence),
-    NatsGatewayDirectory.open(client, gatewaysTtlMs),
+    NatsGatewayDirectory.open(client, gatewaysTtlMs, replicas),
   ]);
+  // Opening a bucket creates it with `replicas`, but leaves an existing one as it was made. An
+  // observer leaves the presence bucket to its owners, as it leaves their streams.
+  const owned = scope === 'all' ? [buckets.gateways, buckets.presence] : [buckets.gateways];
+  for (const bucket of owned) {
+    const change = await ensureBucketReplicas(setup, bucketStream(bucket), replicas);
+    if (change) changes.push(change);
+  }
+  logReplicaChanges(logger, changes);
   return {
     engine: 'nats',
     eventLog: new NatsEventLog(client),
@@ -65,6 +91,15 @@ export async function createNatsBroker(
     isConnected: () => client.connected,
     close: () => client.close(),
   };
+}
+
+/** Says which streams were scaled: a count lowered by mistake leaves them with fewer copies. */
+function logReplicaChanges(logger: Logger, changes: ReplicaChange[]): void {
+  for (const { stream, from, to } of changes) {
+    const line = { stream, from, to };
+    if (to < from) logger.warn(line, 'stream replicas lowered to HERALD_STREAM_REPLICAS');
+    else logger.info(line, 'stream replicas raised to HERALD_STREAM_REPLICAS');
+  }
 }
 
 /** A presence store whose bucket is opened on first use (a failed open is tried again next time). */

@@ -6,7 +6,7 @@ import { DEAD_LETTER_REASON_HEADER } from '@herald/contracts';
 import { type ConsumedEvent, type ConsumeOutcome, type EventSubscription } from '../ports';
 import { type NatsClient } from './nats-client';
 import { traceparentOf } from './trace-headers';
-import { isNotFound } from './topology';
+import { answered, isNotFound } from './topology';
 
 export interface EventConsumerOptions {
   /** Deliveries of one event before it is dead-lettered. */
@@ -18,6 +18,15 @@ export interface EventConsumerOptions {
 }
 
 export const DEFAULT_EVENT_CONSUMER: EventConsumerOptions = { maxDeliver: 10, ackWaitMs: 30_000, batch: 256 };
+
+/**
+ * How long one pull request waits for messages. It also paces recovery: the client takes a pull
+ * as lost after two missed idle heartbeats (half of this each), and while the consumer does not
+ * answer (its leader died with a NATS node and the cluster is electing another) it asks again
+ * once per this interval. nats.js's default of 30 s left a dispatcher idle for half a minute or
+ * more after a node failure; 5 s costs an idle consumer one small request every 5 s.
+ */
+export const PULL_EXPIRES_MS = 5_000;
 
 /** Which durable consumer of which stream, and where its dead letters go. */
 export interface ConsumerSpec {
@@ -51,15 +60,17 @@ export async function ensureConsumer(
     max_deliver: options.maxDeliver,
     max_ack_pending: options.batch * 4,
   };
-  try {
-    await client.manager.consumers.info(spec.stream, spec.durable);
-    await client.manager.consumers.update(spec.stream, spec.durable, config);
-  } catch (error) {
-    if (!isNotFound(error)) {
-      throw error;
+  await answered(async () => {
+    try {
+      await client.manager.consumers.info(spec.stream, spec.durable);
+      await client.manager.consumers.update(spec.stream, spec.durable, config);
+    } catch (error) {
+      if (!isNotFound(error)) {
+        throw error;
+      }
+      await client.manager.consumers.add(spec.stream, config);
     }
-    await client.manager.consumers.add(spec.stream, config);
-  }
+  });
 }
 
 /** The durable consumer every dispatcher shares, created or updated idempotently. */
@@ -83,7 +94,7 @@ export class NatsStreamConsumer {
   async start(handler: (event: ConsumedEvent) => Promise<ConsumeOutcome>): Promise<EventSubscription> {
     await ensureConsumer(this.client, this.spec, this.options);
     const consumer = await this.client.jetstream.consumers.get(this.spec.stream, this.spec.durable);
-    const messages = await consumer.consume({ max_messages: this.options.batch });
+    const messages = await consumer.consume({ max_messages: this.options.batch, expires: PULL_EXPIRES_MS });
     const limit = Math.max(1, this.options.concurrency ?? 1);
     const inFlight = new Set<Promise<void>>();
     const loop = (async () => {

@@ -2,6 +2,7 @@ import { type KV } from 'nats';
 
 import { type GatewayBeat, type GatewayDirectory } from '../ports';
 import { type NatsClient } from './nats-client';
+import { openBucket } from './topology';
 
 /** A gateway missing three 5-second beats is gone: the TTL of its `gateways` entry. */
 export const GATEWAY_BEAT_TTL_MS = 15_000;
@@ -13,8 +14,12 @@ export class NatsGatewayDirectory implements GatewayDirectory {
     private readonly client: NatsClient,
   ) {}
 
-  static async open(client: NatsClient, ttlMs = GATEWAY_BEAT_TTL_MS): Promise<NatsGatewayDirectory> {
-    const kv = await client.jetstream.views.kv(client.names.buckets.gateways, { ttl: ttlMs, history: 1 });
+  static async open(
+    client: NatsClient,
+    ttlMs = GATEWAY_BEAT_TTL_MS,
+    replicas = 1,
+  ): Promise<NatsGatewayDirectory> {
+    const kv = await openBucket(client, client.names.buckets.gateways, { ttlMs, replicas });
     return new NatsGatewayDirectory(kv, client);
   }
 

@@ -4,6 +4,7 @@ import { type KV } from 'nats';
 
 import { type PresenceRecord, type PresenceStore } from '../ports';
 import { type NatsClient } from './nats-client';
+import { openBucket } from './topology';
 
 /** KV keys allow a limited alphabet; device identifiers are free text, so they are hashed. */
 function keyOf(userId: string, device: string): string {
@@ -14,8 +15,8 @@ function keyOf(userId: string, device: string): string {
 export class NatsPresenceStore implements PresenceStore {
   private constructor(private readonly kv: KV) {}
 
-  static async open(client: NatsClient, ttlMs: number): Promise<NatsPresenceStore> {
-    const kv = await client.jetstream.views.kv(client.names.buckets.presence, { ttl: ttlMs, history: 1 });
+  static async open(client: NatsClient, ttlMs: number, replicas = 1): Promise<NatsPresenceStore> {
+    const kv = await openBucket(client, client.names.buckets.presence, { ttlMs, replicas });
     return new NatsPresenceStore(kv);
   }
 

@@ -51,6 +51,17 @@ describe('loadConfig', () => {
     });
   });
 
+  it('takes 1 to 5 stream replicas, 1 when unset', () => {
+    const replicas = z.object({ HERALD_STREAM_REPLICAS: env.streamReplicas() });
+    expect(loadConfig(replicas, {})).toEqual({ HERALD_STREAM_REPLICAS: 1 });
+    expect(loadConfig(replicas, { HERALD_STREAM_REPLICAS: '3' })).toEqual({ HERALD_STREAM_REPLICAS: 3 });
+    for (const bad of ['0', '6', '2.5', 'three']) {
+      expect(() => loadConfig(replicas, { HERALD_STREAM_REPLICAS: bad })).toThrow(
+        new RegExp(`HERALD_STREAM_REPLICAS: .*\\("${bad}"\\)`),
+      );
+    }
+  });
+
   it('makes a service of its own name HERALD_NATS_URL when it is unset', () => {
     expect(() => requireNatsUrl('gateway', undefined)).toThrow(
       /HERALD_NATS_URL: required when the gateway runs as a service of its own .*`npm start` runs all of Herald in one process without NATS/,

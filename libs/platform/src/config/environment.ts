@@ -10,6 +10,7 @@ import { z } from 'zod';
 export const HERALD_VARIABLES = [
   'HERALD_NATS_URL',
   'HERALD_NAMESPACE',
+  'HERALD_STREAM_REPLICAS',
   'HERALD_LOG_LEVEL',
   'HERALD_LOG_FORMAT',
   'HERALD_HOST',
@@ -149,6 +150,11 @@ export const env = {
       .string()
       .regex(/^[A-Za-z0-9_-]{1,32}$/, 'expected 1-32 letters, digits, "_" or "-"')
       .default('herald'),
+  /**
+   * Copies of every stream and bucket that JetStream keeps, each on another server: 1 on a single
+   * NATS server, 3 on a three-node cluster (so one node may fail), 5 at most (JetStream's limit).
+   */
+  streamReplicas: () => z.coerce.number().int().min(1).max(5).default(1),
   logFormat: () => z.enum(['json', 'pretty']).optional(),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   host: () => z.string().min(1).default('0.0.0.0'),

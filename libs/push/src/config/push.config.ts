@@ -8,6 +8,7 @@ export const pushConfigSchema = z
   .object({
     HERALD_NATS_URL: env.natsUrl(),
     HERALD_NAMESPACE: env.namespace(),
+    HERALD_STREAM_REPLICAS: env.streamReplicas(),
     HERALD_LOG_LEVEL: env.logLevel(),
     HERALD_LOG_FORMAT: env.logFormat(),
     HERALD_HOST: env.host(),
