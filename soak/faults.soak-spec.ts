@@ -114,6 +114,8 @@ describe('faults under traffic', () => {
     HERALD_VAPID_PUBLIC_KEY: vapid.publicKey,
     HERALD_VAPID_PRIVATE_KEY: vapid.privateKey,
     HERALD_VAPID_SUBJECT: 'mailto:ops@vault.example',
+    // The fake push service listens on loopback, which Herald refuses unless the operator allows it.
+    HERALD_WEBPUSH_ALLOWED_HOSTS: '127.0.0.1',
     HERALD_PUSH_CONCURRENCY: String(PUSH_CONCURRENCY),
     ...extra,
   });

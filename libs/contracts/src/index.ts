@@ -11,3 +11,4 @@ export * from './push-type';
 export * from './validation';
 export * from './validation.error';
 export * from './trace-context';
+export * from './nats-servers';

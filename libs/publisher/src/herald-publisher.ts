@@ -6,6 +6,7 @@ import {
   type HeraldEvent,
   eventCodec,
   natsNames,
+  natsServersAndCredentials,
   nextTraceparent,
   type NatsNames,
   normalizeContextId,
@@ -73,7 +74,12 @@ export class HeraldPublisher {
     const connection =
       options.connection ??
       (await connect({
-        servers: options.servers ?? 'nats://127.0.0.1:4222',
+        // Credentials in the URLs (nats://user:password@host) become options: nats.js ignores them there.
+        ...natsServersAndCredentials(
+          Array.isArray(options.servers)
+            ? options.servers.join(',')
+            : (options.servers ?? 'nats://127.0.0.1:4222'),
+        ),
         name: 'herald-publisher',
         maxReconnectAttempts: -1,
       }));

@@ -1,6 +1,5 @@
 import {
   connect,
-  type ConnectionOptions,
   DebugEvents,
   Events,
   type JetStreamClient,
@@ -9,7 +8,7 @@ import {
 } from 'nats';
 import { type Logger } from 'pino';
 
-import { natsNames, type NatsNames } from '@herald/contracts';
+import { natsNames, type NatsNames, natsServersAndCredentials } from '@herald/contracts';
 
 export type ConnectionChange = 'lost' | 'restored';
 
@@ -19,33 +18,6 @@ export interface NatsClientOptions {
   /** Shown in `nats server report connections`; the service name and its instance. */
   name: string;
   logger: Logger;
-}
-
-/**
- * nats.js reads no credentials from a server URL, so `nats://user:password@host:4222` (or
- * `nats://token@host:4222`) in HERALD_NATS_URL would connect without them and be refused. The
- * list is split here into bare server URLs and the credentials, passed as options; URLs without
- * credentials share those of the others, and two different sets are an error (nats.js presents
- * one to every server).
- */
-export function serversAndCredentials(
-  servers: string,
-): Pick<ConnectionOptions, 'servers' | 'user' | 'pass' | 'token'> {
-  const found = new Map<string, Pick<ConnectionOptions, 'user' | 'pass' | 'token'>>();
-  const bare = servers.split(',').map((entry) => {
-    const server = entry.trim();
-    if (!server.includes('://')) return server;
-    const url = new URL(server);
-    if (!url.username) return server;
-    const user = decodeURIComponent(url.username);
-    const credentials = url.password ? { user, pass: decodeURIComponent(url.password) } : { token: user };
-    found.set(JSON.stringify(credentials), credentials);
-    return `${url.protocol}//${url.host}`;
-  });
-  if (found.size > 1) {
-    throw new Error('HERALD_NATS_URL: every server must be given the same credentials (or none)');
-  }
-  return { servers: bare, ...[...found.values()][0] };
 }
 
 /**
@@ -71,7 +43,7 @@ export class NatsClient {
   static async connect(options: NatsClientOptions): Promise<NatsClient> {
     const names = natsNames(options.namespace);
     const connection = await connect({
-      ...serversAndCredentials(options.servers),
+      ...natsServersAndCredentials(options.servers),
       name: options.name,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 
-import { serversAndCredentials } from './nats-client';
+import { natsServersAndCredentials as serversAndCredentials } from './nats-servers';
 
 describe('serversAndCredentials', () => {
   it('leaves a list without credentials as it is', () => {
