@@ -11,6 +11,7 @@ import {
   FakeFcm,
   FakeWebPushEndpoint,
   type HeraldApp,
+  type LogLine,
   NatsServerProcess,
   ServiceProcess,
   TestIssuer,
@@ -152,14 +153,26 @@ describe('faults under traffic', () => {
     at: performance.now(),
   });
   /** Log lines `msg` written since the mark, by every process (those started since included). */
-  const logged = (since: Mark, msg: string, apps?: HeraldApp[]) =>
+  const logged = (
+    since: Mark,
+    msg: string,
+    apps?: HeraldApp[],
+    where: (line: LogLine) => boolean = () => true,
+  ) =>
     fleet
       .filter((service) => !apps || apps.includes(service.app))
       .reduce(
         (sum, service) =>
-          sum + service.logs.slice(since.logs.get(service) ?? 0).filter((line) => line.msg === msg).length,
+          sum +
+          service.logs.slice(since.logs.get(service) ?? 0).filter((line) => line.msg === msg && where(line))
+            .length,
         0,
       );
+  /**
+   * A Web Push origin at its share of the worker's concurrency puts a push off ("busy"): a retry
+   * that no provider caused, counted apart from those the fakes were told to cause.
+   */
+  const isBusy = (line: LogLine) => String(line['reason']).includes('as many pushes in flight as it may');
   /**
    * retried: retry decisions the consumers logged (a provider's transient answer, a handler that
    * threw); dead-lettered: messages added to the DEAD stream; pruned: registrations removed
@@ -167,7 +180,8 @@ describe('faults under traffic', () => {
    * process's share is not lost with its metrics.
    */
   const counts = async (since: Mark) => ({
-    retried: logged(since, 'event will be retried', ['dispatcher', 'push-worker']),
+    retried: logged(since, 'event will be retried', ['dispatcher', 'push-worker'], (line) => !isBusy(line)),
+    busy: logged(since, 'event will be retried', ['push-worker'], isBusy),
     deadLettered: (await deadLetters()) - since.dead,
     pruned: logged(since, 'removed a dead push registration', ['push-worker']),
   });
@@ -700,6 +714,7 @@ describe('faults under traffic', () => {
     );
     expect(figures).toEqual({
       retried: TRANSIENT + EXHAUSTED_RETRIES,
+      busy: expect.any(Number),
       deadLettered: 2,
       pruned: GONE,
     });

@@ -308,7 +308,7 @@ export class CaseLedger {
 export function figuresLine(
   name: string,
   tally: Tally,
-  counts: { retried: number; deadLettered: number; pruned: number },
+  counts: { retried: number; busy?: number; deadLettered: number; pruned: number },
   extra: Record<string, string | number> = {},
 ): string {
   const fields = {
@@ -317,6 +317,7 @@ export function figuresLine(
     duplicated: tally.duplicated,
     lost: tally.lost,
     retried: counts.retried,
+    ...(counts.busy ? { busy: counts.busy } : {}),
     'dead-lettered': counts.deadLettered,
     pruned: counts.pruned,
     ...extra,
