@@ -33,9 +33,18 @@ async function listening(url: string): Promise<void> {
   );
 }
 
-function runDoctor(url: string): { code: number | null; output: string } {
-  const result = spawnSync(process.execPath, [CLI, 'doctor', url, '--timeout', '5s'], { encoding: 'utf8' });
-  return { code: result.status, output: `${result.stdout}${result.stderr}` };
+/**
+ * `herald doctor` as a child process, awaited without blocking: the DNS server the edge asks lives
+ * in this process, and a blocked event loop would leave Caddy's lookups unanswered.
+ */
+function runDoctor(url: string): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, 'doctor', url, '--timeout', '10s']);
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.once('exit', (code) => resolve({ code, output }));
+  });
 }
 
 function stopProcess(child: ChildProcess | undefined): Promise<void> {
@@ -202,8 +211,8 @@ describe('the edge proxy in front of two gateways', () => {
     }
   });
 
-  it('passes herald doctor on everything but https', () => {
-    const { code, output } = runDoctor(edge);
+  it('passes herald doctor on everything but https', async () => {
+    const { code, output } = await runDoctor(edge);
 
     expect(output).toContain('✔ /notifications/hub upgrades to WebSocket');
     expect(output).toContain('✔ /notifications/anonymous-hub upgrades to WebSocket');
@@ -283,13 +292,13 @@ http {
       await send(userId, marker);
       await client.next((message) => JSON.stringify(message.args).includes(marker));
 
-      const { output } = runDoctor(good);
+      const { output } = await runDoctor(good);
       expect(output).toMatch(/6 passed, 0 warnings, 1 failed/);
       expect(output).toContain('✘ https is used');
     });
 
-    it('lets doctor name the missing upgrade headers', () => {
-      const { code, output } = runDoctor(bad);
+    it('lets doctor name the missing upgrade headers', async () => {
+      const { code, output } = await runDoctor(bad);
 
       expect(output).toContain(
         '✘ /notifications/hub upgrades to WebSocket: Herald got the request without its Upgrade header',

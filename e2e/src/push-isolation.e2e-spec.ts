@@ -1,4 +1,5 @@
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 
@@ -55,15 +56,16 @@ describe('push relay installations are kept apart', () => {
   let b: Installation;
 
   /** The `herald` command against the worker's database (PostgreSQL: while the worker runs). */
-  const herald = (...args: string[]) =>
-    execFileSync(
-      process.execPath,
-      [join(WORKSPACE_ROOT, 'dist', 'cli', 'apps', 'cli', 'src', 'main.js'), ...args],
-      {
-        env: { ...process.env, HERALD_DATABASE_URL: databaseUrl },
-        encoding: 'utf8',
-      },
-    );
+  const herald = async (...args: string[]): Promise<string> =>
+    // Asynchronous: a blocked event loop would leave pooled keep-alive sockets to the worker
+    // unread while it closes them, and the next request would meet a closed socket.
+    (
+      await promisify(execFile)(
+        process.execPath,
+        [join(WORKSPACE_ROOT, 'dist', 'cli', 'apps', 'cli', 'src', 'main.js'), ...args],
+        { env: { ...process.env, HERALD_DATABASE_URL: databaseUrl }, encoding: 'utf8' },
+      )
+    ).stdout;
 
   const requestToken = (installation: { id: string }, secret: string, forwardedFor?: string) =>
     fetch(`${worker.url}/connect/token`, {
@@ -149,10 +151,12 @@ describe('push relay installations are kept apart', () => {
       () => fcm.stop(),
       () => deleteNamespace(namespace),
     );
-    const created = [herald('installation', 'create'), herald('installation', 'create')].map((printed) => ({
-      id: /installation id:\s+(\S+)/.exec(printed)![1]!,
-      key: /installation key:\s+(\S+)/.exec(printed)![1]!,
-    }));
+    const created = [await herald('installation', 'create'), await herald('installation', 'create')].map(
+      (printed) => ({
+        id: /installation id:\s+(\S+)/.exec(printed)![1]!,
+        key: /installation key:\s+(\S+)/.exec(printed)![1]!,
+      }),
+    );
     const env = { HERALD_NATS_URL: TEST_NATS_URL, HERALD_NAMESPACE: namespace };
     const [dispatcher, started] = await Promise.all([
       ServiceProcess.start('dispatcher', env),
@@ -288,13 +292,13 @@ describe('push relay installations are kept apart', () => {
       });
     expect((await sendAs(b)).status).toBe(200);
 
-    expect(herald('installation', 'disable', b.id)).toContain('disabled');
+    expect(await herald('installation', 'disable', b.id)).toContain('disabled');
     expect((await sendAs(b)).status).toBe(401);
     expect((await relay(b, 'POST', '/push/register', registration(tokens.b))).status).toBe(401);
     expect((await requestToken(b, b.key)).status).toBe(400);
     expect((await sendAs(a)).status).toBe(200);
 
-    expect(herald('installation', 'enable', b.id)).toContain('enabled');
+    expect(await herald('installation', 'enable', b.id)).toContain('enabled');
     expect((await sendAs(b)).status).toBe(200);
   });
 

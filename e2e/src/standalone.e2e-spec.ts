@@ -1,7 +1,8 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -42,13 +43,16 @@ describe('npm start in a fresh clone, in a terminal', () => {
   let screen = '';
   let port: number;
   const clients: HubClient[] = [];
-  const cli = (...args: string[]) =>
-    // As the README says: `npm run herald -- <command>` in the checkout.
-    execFileSync('npm', ['run', '--silent', 'herald', '--', ...args], {
-      cwd: clone,
-      env: personEnvironment({}),
-      encoding: 'utf8',
-    }).trim();
+  // As the README says: `npm run herald -- <command>` in the checkout. Awaited, never blocking:
+  // a blocked event loop leaves pooled keep-alive sockets unread while the server closes them.
+  const cli = async (...args: string[]): Promise<string> =>
+    (
+      await promisify(execFile)('npm', ['run', '--silent', 'herald', '--', ...args], {
+        cwd: clone,
+        env: personEnvironment({}),
+        encoding: 'utf8',
+      })
+    ).stdout.trim();
 
   beforeAll(async () => {
     execFileSync('git', ['clone', '--quiet', WORKSPACE_ROOT, clone]);
@@ -129,13 +133,13 @@ describe('npm start in a fresh clone, in a terminal', () => {
 
   it('serves the hub to a token from the CLI, and delivers what the CLI and /send publish', async () => {
     const userId = randomUUID();
-    const token = cli('token', 'user', '--user', userId);
+    const token = await cli('token', 'user', '--user', userId);
     const client = await HubClient.connect(`http://localhost:${port}/notifications/hub`, { token });
     clients.push(client);
 
-    expect(cli('publish', 'SyncVault', '--user', userId, '--url', `http://localhost:${port}`)).toContain(
-      'published SyncVault',
-    );
+    expect(
+      await cli('publish', 'SyncVault', '--user', userId, '--url', `http://localhost:${port}`),
+    ).toContain('published SyncVault');
     const viaCli = await client.next(
       (message) => message.target === 'ReceiveMessage' && JSON.stringify(message.args).includes('"Type":5'),
     );
@@ -144,7 +148,10 @@ describe('npm start in a fresh clone, in a terminal', () => {
     const folder = randomUUID();
     const response = await fetch(`http://localhost:${port}/send`, {
       method: 'POST',
-      headers: { Authorization: `Bearer ${cli('token', 'internal')}`, 'Content-Type': 'application/json' },
+      headers: {
+        Authorization: `Bearer ${await cli('token', 'internal')}`,
+        'Content-Type': 'application/json',
+      },
       body: JSON.stringify({
         type: 7,
         payload: { Id: folder, UserId: userId, RevisionDate: new Date().toISOString() },
@@ -162,7 +169,7 @@ describe('npm start in a fresh clone, in a terminal', () => {
     );
     clients.push(waiting);
 
-    cli(
+    await cli(
       'publish',
       'AuthRequestResponse',
       '--id',
@@ -178,7 +185,7 @@ describe('npm start in a fresh clone, in a terminal', () => {
   });
 
   it('shows the cluster with herald status, the dashboard under /dashboard/, and stops on Ctrl-C', async () => {
-    const status = cli('status', '--url', `http://localhost:${port}/dashboard`);
+    const status = await cli('status', '--url', `http://localhost:${port}/dashboard`);
     expect(status).toMatch(/^1 gateway, \d+ connections? \(/);
 
     const dashboard = await fetch(`http://localhost:${port}/dashboard/`);

@@ -145,7 +145,7 @@ export class NatsCluster {
    * Asks the group's leader to step down until `index` leads it (a step-down hands leadership to
    * a follower of the leader's choosing, so it may take a few); false if it never did.
    */
-  async moveLeader(group: RaftGroup, index: number, attempts = 10): Promise<boolean> {
+  async moveLeader(group: RaftGroup, index: number, attempts = 30): Promise<boolean> {
     const target = this.node(index).name;
     const subject = group.consumer
       ? `$JS.API.CONSUMER.LEADER.STEPDOWN.${group.stream}.${group.consumer}`
