@@ -80,6 +80,14 @@ describe('hostile frames against a live gateway (soak)', () => {
 
   it('keeps serving well-behaved clients every marked event while hostile frames pour in', async () => {
     const rss = () => gateway.metric('herald_process_process_resident_memory_bytes');
+    const gatewayAlive = () => {
+      try {
+        process.kill(gateway.pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
     const tally = new Tally();
     const registry = new Map<string, SoakEvent>();
     const organizationId = random.uuid();
@@ -222,7 +230,8 @@ describe('hostile frames against a live gateway (soak)', () => {
         return undefined;
       }
     };
-    const inTime = () => performance.now() - started < PHASE_DEADLINE_MS;
+    // The attack stops early if the gateway died (that fails the test below).
+    const inTime = () => performance.now() - started < PHASE_DEADLINE_MS && gatewayAlive();
     const floodRandom = new Random(random.seed + 2);
     // Floods make up the volume; attacks on connections of their own go on beside them until
     // enough have been refused. Both stop once there are enough frames and enough refusals.
@@ -264,26 +273,41 @@ describe('hostile frames against a live gateway (soak)', () => {
     // ---- the stream's end: every marked event arrived --------------------------------------------
     streaming = false;
     await stream;
+    const deliveryDeadline = gatewayAlive() ? DELIVERY_DEADLINE_MS : 0;
     await Promise.all(
-      sessions.map((session) => session.until(() => session.missing().length === 0, DELIVERY_DEADLINE_MS)),
+      sessions.map((session) => session.until(() => session.missing().length === 0, deliveryDeadline)),
     );
     for (const session of sessions) session.finish();
     // A newcomer is served as usual after all that.
-    const newcomerId = random.uuid();
-    const newcomer = await HubClient.connect(`${gateway.url}/hub`, {
-      token: await issuer.userToken(newcomerId),
-    });
-    await publisher.publish(5, { UserId: newcomerId, Date: new Date() });
-    await newcomer.next((invocation) => invocation.target === 'ReceiveMessage');
-    await newcomer.stop();
+    let newcomerServed = false;
+    try {
+      const newcomerId = random.uuid();
+      const newcomer = await HubClient.connect(`${gateway.url}/hub`, {
+        token: await issuer.userToken(newcomerId),
+      });
+      await publisher.publish(5, { UserId: newcomerId, Date: new Date() });
+      await newcomer.next((invocation) => invocation.target === 'ReceiveMessage');
+      await newcomer.stop();
+      newcomerServed = true;
+    } catch {
+      // reported below
+    }
     await Promise.all(stops.map((stop) => stop()));
     for (const { connection } of held) connection.destroy();
     clearInterval(sampler);
     // Nothing hostile is left open on the gateway.
-    await eventually(async () => expect(await gateway.metric('herald_gateway_connections')).toBe(0), {
-      timeoutMs: 30_000,
-    });
-    const rssAfter = await rss();
+    const leftOpen = gatewayAlive()
+      ? await eventually(
+          async () => {
+            const open = await gateway.metric('herald_gateway_connections');
+            expect(open).toBe(0);
+            return open;
+          },
+          { timeoutMs: 30_000 },
+        ).catch(() => gateway.metric('herald_gateway_connections'))
+      : Number.NaN;
+    const rssAfter = await rss().catch(() => Number.NaN);
+    const alive = gatewayAlive();
 
     // What the gateway said about it: its close reasons and refusals, from its log.
     const reasons = new Map<string, number>();
@@ -326,6 +350,9 @@ describe('hostile frames against a live gateway (soak)', () => {
       tcpSilentClosed: `${heldEnded('tcp-silent')}/${HELD_PER_KIND}`,
       httpPartialClosed: `${heldEnded('http-partial-request')}/${HELD_PER_KIND}`,
       gatewayReasons: [...reasons.entries()].map(([reason, count]) => `${reason}:${count}`).join(','),
+      gatewayAlive: alive,
+      newcomerServed,
+      connectionsLeftOpen: leftOpen,
       wellBehaved: sessions.length,
       markedEvents: marked,
       deliveries: tally.deliveries,
@@ -345,6 +372,7 @@ describe('hostile frames against a live gateway (soak)', () => {
       );
     }
 
+    expect({ alive, newcomerServed, leftOpen }).toEqual({ alive: true, newcomerServed: true, leftOpen: 0 });
     expect({ leaks: tally.leakSamples, lost: tally.lostSamples, notEnded, failures }).toEqual({
       leaks: [],
       lost: [],

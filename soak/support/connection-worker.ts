@@ -39,7 +39,7 @@ export type WorkerReply =
 const HANDSHAKE = '{"protocol":"messagepack","version":1}\x1e';
 const PING = Buffer.from([0x02, 0x91, 0x06]);
 /** How long one connection may take, upgrade to handshake answer, before it counts as refused. */
-const CONNECT_DEADLINE_MS = 180_000;
+const CONNECT_DEADLINE_MS = 120_000;
 
 interface Connection {
   client: WorkerClient;
