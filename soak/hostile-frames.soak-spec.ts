@@ -293,6 +293,7 @@ describe('hostile frames against a live gateway (soak)', () => {
       // reported below
     }
     await Promise.all(stops.map((stop) => stop()));
+    const heldFor = performance.now() - heldAt;
     for (const { connection } of held) connection.destroy();
     clearInterval(sampler);
     // Nothing hostile is left open on the gateway.
@@ -345,6 +346,7 @@ describe('hostile frames against a live gateway (soak)', () => {
       refusedAttacks: closingRuns,
       floodConnectionsClosedByGateway: floodsClosed,
       halfOpenHeld: held.length,
+      halfOpenHeldFor: seconds(heldFor),
       halfOpenTimedOut: mustEnd.filter((entry) => entry.connection.endedBy === 'server').length,
       halfOpenTimeoutExpected: mustEnd.length,
       tcpSilentClosed: `${heldEnded('tcp-silent')}/${HELD_PER_KIND}`,
