@@ -38,9 +38,9 @@ import { Session, type SoakEvent, Tally } from './support/session';
  */
 
 const NAME = 'hostile-frames';
-const TARGET_FRAMES = Number(process.env.SOAK_HOSTILE_FRAMES ?? 100_000);
+const TARGET_FRAMES = Number(process.env.HERALD_SOAK_HOSTILE_FRAMES ?? 100_000);
 /** At least this many attacks on connections of their own (the rest of the frames are floods). */
-const MIN_CLOSING_ATTACKS = Number(process.env.SOAK_HOSTILE_CONNECTIONS ?? 5000);
+const MIN_CLOSING_ATTACKS = Number(process.env.HERALD_SOAK_HOSTILE_CONNECTIONS ?? 5000);
 const CLOSING_WORKERS = 16;
 const FLOOD_WORKERS = 3;
 const HELD_PER_KIND = 30;

@@ -33,7 +33,7 @@ import { Services } from './support/services';
  */
 
 const NAME = 'isolation';
-const TARGET_DELIVERIES = Number(process.env.SOAK_ISOLATION_DELIVERIES ?? 100_000);
+const TARGET_DELIVERIES = Number(process.env.HERALD_SOAK_ISOLATION_DELIVERIES ?? 100_000);
 const GATEWAYS = 3;
 const DISPATCHERS = 2;
 const USERS = 80;

@@ -24,7 +24,7 @@ import { ConnectionWorker } from './support/workers';
  * reading closed once its outbound buffer is full while the gateway's memory stays put.
  */
 
-const CLIENTS = Number(process.env.SOAK_STORM_CLIENTS ?? 10_000);
+const CLIENTS = Number(process.env.HERALD_SOAK_STORM_CLIENTS ?? 10_000);
 /** Source addresses the storm comes from: 127.0.0.11 … (each holds CLIENTS / SOURCES). */
 const SOURCES = 10;
 const WORKERS = 4;

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 
 /**
  * A seeded pseudo-random source (sfc32), so that a soak run's population and event mix can be
- * replayed: `SOAK_SEED=<printed seed> npm run test:soak`. Timing still differs between runs.
+ * replayed: `HERALD_SOAK_SEED=<printed seed> npm run test:soak`. Timing still differs between runs.
  */
 export class Random {
   private a: number;
@@ -18,9 +18,9 @@ export class Random {
     for (let i = 0; i < 15; i += 1) this.next();
   }
 
-  /** The seed from `SOAK_SEED`, else a fresh one (printed by every test, so a run can be repeated). */
+  /** The seed from `HERALD_SOAK_SEED`, else a fresh one (printed by every test, so a run can be repeated). */
   static fromEnvironment(): Random {
-    const given = process.env.SOAK_SEED;
+    const given = process.env.HERALD_SOAK_SEED;
     const seed = given !== undefined && /^\d+$/.test(given) ? Number(given) : randomInt(2 ** 31);
     return new Random(seed);
   }
