@@ -41,6 +41,9 @@ export interface ServiceBootOptions {
   transport?: InjectionToken;
 }
 
+/** Connections the kernel may queue before the process accepts them. */
+const LISTEN_BACKLOG = 8192;
+
 /** How long a graceful shutdown may take before the process exits anyway. */
 const SHUTDOWN_DEADLINE_MS = 25_000;
 
@@ -74,7 +77,15 @@ export async function bootService(options: ServiceBootOptions): Promise<INestApp
   if (options.transport) {
     app.connectMicroservice({ strategy: app.get<CustomTransportStrategy>(options.transport) });
   }
-  await app.listen(options.port, options.host);
+  // Node's default backlog (511) overflows when thousands of clients reconnect at once; the
+  // kernel caps it at net.core.somaxconn.
+  // Nest passes extra arguments on to `server.listen(port, host, backlog, callback)`.
+  const listen = app.listen.bind(app) as unknown as (
+    port: number,
+    host: string,
+    backlog: number,
+  ) => Promise<unknown>;
+  await listen(options.port, options.host, LISTEN_BACKLOG);
   await options.afterListen?.(app);
   // Consumers start last, once everything they hand work to is up.
   if (options.transport) await app.startAllMicroservices();

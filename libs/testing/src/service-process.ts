@@ -66,7 +66,10 @@ export class ServiceProcess {
     const inherited = Object.fromEntries(
       Object.entries(process.env).filter(([key]) => !key.startsWith('HERALD_')),
     );
-    const child = spawn(process.execPath, [entry], {
+    // HERALD_TEST_NODE_ARGS: extra Node options for the services only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`),
+    // which NODE_OPTIONS does not allow.
+    const nodeArgs = (process.env['HERALD_TEST_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, entry], {
       env: {
         ...inherited,
         HERALD_HOST: '127.0.0.1',

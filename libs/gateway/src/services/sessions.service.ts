@@ -108,7 +108,8 @@ export class SessionsService {
       if (plan.kind === 'deliveries') {
         sent = this.writer.replay(connection, plan.deliveries);
         outcome = plan.deliveries.length > 0 ? 'deliveries' : 'none';
-        this.logger.info(
+        // A reconnect that missed nothing is routine (a storm is ten thousand of them): debug.
+        this.logger[outcome === 'none' ? 'debug' : 'info'](
           {
             connectionId: connection.id,
             userId: connection.identity.userId,

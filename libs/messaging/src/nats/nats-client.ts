@@ -10,6 +10,8 @@ import { type Logger } from 'pino';
 
 import { natsNames, type NatsNames, natsServersAndCredentials } from '@herald/contracts';
 
+import { NextRound } from './next-round';
+
 export type ConnectionChange = 'lost' | 'restored';
 
 export interface NatsClientOptions {
@@ -29,6 +31,7 @@ export class NatsClient {
   private reconnects = 0;
   private disconnected = false;
   private readonly listeners = new Set<(state: ConnectionChange) => void>();
+  private readonly flushRound = new NextRound(() => this.connection.flush());
 
   private constructor(
     readonly connection: NatsConnection,
@@ -59,6 +62,14 @@ export class NatsClient {
       names,
       options.logger,
     );
+  }
+
+  /**
+   * Resolves once the server has processed everything this client sent before the call (one
+   * PING/PONG, shared by every caller in the same turn).
+   */
+  flush(): Promise<void> {
+    return this.flushRound.run();
   }
 
   get connected(): boolean {

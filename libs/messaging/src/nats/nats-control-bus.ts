@@ -15,7 +15,7 @@ export class NatsControlBus implements ControlBus {
       this.client.names.subjects.disconnectUser(userId),
       JSON.stringify(command),
     );
-    await this.client.connection.flush();
+    await this.client.flush();
   }
 
   async onDisconnectUser(handler: (userId: string, reason: string) => void): Promise<Unsubscribe> {
@@ -33,7 +33,7 @@ export class NatsControlBus implements ControlBus {
         handler(message.subject.slice(prefix.length), reason);
       },
     });
-    await this.client.connection.flush();
+    await this.client.flush();
     return () => subscription.unsubscribe();
   }
 
@@ -68,7 +68,7 @@ export class NatsControlBus implements ControlBus {
         }
       },
     });
-    await this.client.connection.flush();
+    await this.client.flush();
     return () => subscription.unsubscribe();
   }
 

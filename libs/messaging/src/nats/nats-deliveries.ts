@@ -36,13 +36,14 @@ export class NatsDeliverySubscriber implements DeliverySubscriber {
         }
       },
     });
-    // A flush round trip proves the server registered the interest before the caller goes on.
-    await this.client.connection.flush();
+    // A flush round trip proves the server registered the interest before the caller goes on;
+    // the subscriptions made in one turn share it.
+    await this.client.flush();
     return () => subscription.unsubscribe();
   }
 
-  async flush(): Promise<void> {
-    await this.client.connection.flush();
+  flush(): Promise<void> {
+    return this.client.flush();
   }
 
   subjectOf(kind: DeliveryKind, id: string): string {

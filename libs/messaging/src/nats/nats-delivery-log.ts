@@ -2,6 +2,7 @@ import { type LastForMsgRequest, type StoredMsg } from 'nats';
 
 import { type DeliveryLog, type StoredDelivery } from '../ports';
 import { type NatsClient } from './nats-client';
+import { NextRound } from './next-round';
 import { isNotFound } from './topology';
 
 /** The manager's direct-get API: present in nats.js 2.x but left out of its public typings. */
@@ -15,6 +16,11 @@ interface DirectGets {
 /** DELIVERIES read back with direct gets (NATS 2.9 has no multi-subject consumers). */
 export class NatsDeliveryLog implements DeliveryLog {
   private readonly direct: DirectGets;
+  /** Reconnecting devices ask for the bounds all at once in a storm: one request per turn. */
+  private readonly boundsRound = new NextRound(async () => {
+    const info = await this.client.manager.streams.info(this.stream);
+    return { first: info.state.first_seq, last: info.state.last_seq };
+  });
 
   constructor(private readonly client: NatsClient) {
     this.direct = (client.manager as unknown as { direct: DirectGets }).direct;
@@ -24,9 +30,8 @@ export class NatsDeliveryLog implements DeliveryLog {
     return this.client.names.streams.deliveries;
   }
 
-  async bounds(): Promise<{ first: number; last: number }> {
-    const info = await this.client.manager.streams.info(this.stream);
-    return { first: info.state.first_seq, last: info.state.last_seq };
+  bounds(): Promise<{ first: number; last: number }> {
+    return this.boundsRound.run();
   }
 
   async latestSequence(subject: string): Promise<number> {
