@@ -51,6 +51,8 @@ describe('resource bounds of one gateway (soak)', () => {
   const rss = () => gateway.metric('herald_process_process_resident_memory_bytes');
   const heap = () => gateway.metric('herald_process_nodejs_heap_size_used_bytes');
   const connections = () => gateway.metric('herald_gateway_connections');
+  /** CPU seconds the gateway process has used (user + system). */
+  const cpu = () => gateway.metric('herald_process_process_cpu_seconds_total');
   const hubUrl = () => `${gateway.url.replace('http', 'ws')}/notifications/hub`;
 
   /** One connection attempt from `source`: 101 and the client, or the HTTP status it was refused with. */
@@ -121,6 +123,7 @@ describe('resource bounds of one gateway (soak)', () => {
 
     /** Every worker connects all of its clients at once; the reports, summed. */
     const storm = async () => {
+      const cpuBefore = await cpu();
       const reports = await Promise.all(workers.map((worker) => worker.request({ command: 'connect' })));
       const refused: Record<string, number> = {};
       for (const report of reports) {
@@ -130,8 +133,11 @@ describe('resource bounds of one gateway (soak)', () => {
       const took =
         Math.max(...reports.map((report) => report.finishedAt)) -
         Math.min(...reports.map((report) => report.startedAt));
+      const connected = reports.reduce((sum, report) => sum + report.connected, 0);
       return {
-        connected: reports.reduce((sum, report) => sum + report.connected, 0),
+        connected,
+        /** Gateway CPU per connection set up (token check, handshake, groups, presence, replay). */
+        cpuMsPerHandshake: Math.round((((await cpu()) - cpuBefore) * 1e4) / Math.max(1, connected)) / 10,
         refused,
         refusedCount: Object.values(refused).reduce((sum, count) => sum + count, 0),
         took,
@@ -173,11 +179,13 @@ describe('resource bounds of one gateway (soak)', () => {
       firstConnect: seconds(first.took),
       firstHandshakesPerSecond: Math.round(first.connected / (first.took / 1000)),
       firstRefused: first.refusedCount,
+      firstGatewayCpuMsPerHandshake: first.cpuMsPerHandshake,
       released: seconds(dropped.took),
       reconnected: second.connected,
       reconnect: seconds(second.took),
       reconnectHandshakesPerSecond: Math.round(second.connected / (second.took / 1000)),
       refused: second.refusedCount,
+      reconnectGatewayCpuMsPerHandshake: second.cpuMsPerHandshake,
       refusedReasons: JSON.stringify({ ...first.refused, ...second.refused }),
       closedByServer: dropped.closedByServer + end.closedByServer,
       rssIdle: megabytes(rssIdle),

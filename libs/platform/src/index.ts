@@ -4,5 +4,6 @@ export * from './health/health.service';
 export * from './logging/component-logger';
 export * from './logging/logger';
 export * from './network/client-address';
+export * from './next-round';
 export * from './platform.module';
 export * from './version';

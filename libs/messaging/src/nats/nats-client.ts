@@ -9,8 +9,7 @@ import {
 import { type Logger } from 'pino';
 
 import { natsNames, type NatsNames, natsServersAndCredentials } from '@herald/contracts';
-
-import { NextRound } from './next-round';
+import { NextRound, SharedTurn } from '@herald/platform';
 
 export type ConnectionChange = 'lost' | 'restored';
 
@@ -32,6 +31,7 @@ export class NatsClient {
   private disconnected = false;
   private readonly listeners = new Set<(state: ConnectionChange) => void>();
   private readonly flushRound = new NextRound(() => this.connection.flush());
+  private readonly turn = new SharedTurn();
 
   private constructor(
     readonly connection: NatsConnection,
@@ -70,6 +70,15 @@ export class NatsClient {
    */
   flush(): Promise<void> {
     return this.flushRound.run();
+  }
+
+  /**
+   * Resolves in the next turn of the event loop with every other caller of this turn: requests
+   * made right after it share one socket write. Hot paths (a storm of connects and closes) wait
+   * for it before each request; a write per request costs more than the request itself.
+   */
+  nextTurn(): Promise<void> {
+    return this.turn.next();
   }
 
   get connected(): boolean {

@@ -29,6 +29,7 @@ export class NatsDeliverySubscriber implements DeliverySubscriber {
     id: string,
     handler: (data: Uint8Array, subject: string, traceparent?: string) => void,
   ): Promise<Unsubscribe> {
+    await this.client.nextTurn();
     const subscription = this.client.connection.subscribe(this.client.names.subjects.deliver(kind, id), {
       callback: (error, message) => {
         if (!error) {

@@ -1,8 +1,9 @@
 import { type LastForMsgRequest, type StoredMsg } from 'nats';
 
+import { NextRound } from '@herald/platform';
+
 import { type DeliveryLog, type StoredDelivery } from '../ports';
 import { type NatsClient } from './nats-client';
-import { NextRound } from './next-round';
 import { isNotFound } from './topology';
 
 /** The manager's direct-get API: present in nats.js 2.x but left out of its public typings. */
@@ -35,6 +36,7 @@ export class NatsDeliveryLog implements DeliveryLog {
   }
 
   async latestSequence(subject: string): Promise<number> {
+    await this.client.nextTurn();
     try {
       const message = await this.direct.getMessage(this.stream, { last_by_subj: subject });
       return message.seq;

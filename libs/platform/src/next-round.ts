@@ -18,3 +18,16 @@ export class NextRound<T> {
     return this.gathering;
   }
 }
+
+/**
+ * Resolves in the next turn of the event loop, together with every other caller of this turn:
+ * broker commands issued right after it leave in one socket write instead of one each (nats.js
+ * writes what is pending at the end of the current microtask checkpoint).
+ */
+export class SharedTurn {
+  private readonly round = new NextRound(() => Promise.resolve());
+
+  next(): Promise<void> {
+    return this.round.run();
+  }
+}
