@@ -398,12 +398,13 @@ export async function holdOpen(
   context: AttackContext,
 ): Promise<HeldConnection> {
   switch (kind) {
+    // No complete request headers: the HTTP server's headers timeout (10 s, checked every 30 s).
     case 'tcp-silent':
-      return { name: kind, connection: await open(context), endsWithin: undefined };
+      return { name: kind, connection: await open(context), endsWithin: 40_000 };
     case 'http-partial-request': {
       const connection = await open(context);
       connection.write('GET /hub HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n');
-      return { name: kind, connection, endsWithin: undefined };
+      return { name: kind, connection, endsWithin: 40_000 };
     }
     case 'websocket-no-handshake':
       // The handshake deadline (15 s).

@@ -16,5 +16,6 @@ export enum CloseReason {
   ProtocolViolation = 'protocol-violation',
   // by the client or the network
   ClientClosed = 'client-closed',
+  ConnectionLost = 'connection-lost',
   TransportError = 'transport-error',
 }

@@ -400,6 +400,22 @@ describe('SignalRServer on the wire', () => {
     await eventually(() => expect(client.closed).toBe(true));
   });
 
+  it('counts a client that closes properly as client-closed, and one whose socket just ends as connection-lost', async () => {
+    const count = (reason: CloseReason) => server.closedByReason.get(reason) ?? 0;
+    const before = { closed: count(CloseReason.ClientClosed), lost: count(CloseReason.ConnectionLost) };
+    const polite = await open();
+    polite.send(MSGPACK_HANDSHAKE);
+    await eventually(() => expect(polite.frames).toHaveLength(1));
+    polite.socket.close(1000);
+    await eventually(() => expect(count(CloseReason.ClientClosed)).toBe(before.closed + 1));
+    const dropped = await open();
+    dropped.send(MSGPACK_HANDSHAKE);
+    await eventually(() => expect(dropped.frames).toHaveLength(1));
+    dropped.socket.terminate();
+    await eventually(() => expect(count(CloseReason.ConnectionLost)).toBe(before.lost + 1));
+    expect(count(CloseReason.ClientClosed)).toBe(before.closed + 1);
+  });
+
   it('refuses the upgrade with the hub’s status, and 404 for other paths', async () => {
     await expect(RawClient.open(`${url}/hub`, {})).rejects.toThrow('HTTP 401');
     await expect(RawClient.open(`${url}/elsewhere`)).rejects.toThrow('HTTP 404');

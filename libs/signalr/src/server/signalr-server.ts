@@ -310,9 +310,11 @@ export class SignalRServer {
         pending = undefined;
       });
     });
-    webSocket.on('close', () => {
+    webSocket.on('close', (code: number) => {
       this.connections.delete(connection);
-      connection.markClosed(connection.closeReason ?? CloseReason.ClientClosed);
+      // 1006: the socket ended without a WebSocket Close (a network drop, a killed client, or
+      // the ws layer cutting off a client with more than 60 pings waiting for their pongs).
+      connection.markClosed(code === 1006 ? CloseReason.ConnectionLost : CloseReason.ClientClosed);
       const reason = connection.closeReason ?? CloseReason.ClientClosed;
       this.closes.set(reason, (this.closes.get(reason) ?? 0) + 1);
       onGone();
