@@ -11,6 +11,7 @@ import {
   ServiceProcess,
   TestIssuer,
   testNamespace,
+  postCipherUpdate,
 } from '@herald/testing';
 
 /** When an event was posted: before any kill, while a node was dead, after its restart. */
@@ -150,28 +151,7 @@ describe('NATS nodes killed mid-stream on a three-node cluster', () => {
     const inFlight: Promise<void>[] = [];
     /** Posts one cipher update through a gateway, as a vault API would. */
     const post = async (entry: Posted, gateway: ServiceProcess): Promise<void> => {
-      try {
-        const response = await fetch(`${gateway.url}/send`, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
-          body: JSON.stringify({
-            type: 0,
-            payload: {
-              id: entry.id,
-              userId: entry.userId,
-              organizationId: null,
-              collectionIds: null,
-              revisionDate: new Date().toISOString(),
-            },
-            contextId: null,
-          }),
-          signal: AbortSignal.timeout(20_000),
-        });
-        await response.arrayBuffer();
-        entry.status = response.status;
-      } catch {
-        entry.status = 'error';
-      }
+      entry.status = await postCipherUpdate(gateway.url, token, entry, 20_000);
     };
     // The stream: one event every PACE_MS, round robin over the users, the gateways taking turns.
     let phase: Phase = 'before';

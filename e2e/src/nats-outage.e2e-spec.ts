@@ -14,6 +14,7 @@ import {
   TcpProxy,
   TestIssuer,
   testNamespace,
+  postCipherUpdate,
 } from '@herald/testing';
 
 /** One `/send` the test made, and how it was answered. */
@@ -102,30 +103,8 @@ describe('a NATS outage mid-stream', () => {
     const posted: Posted[] = [];
     const inFlight: Promise<void>[] = [];
     const post = async (entry: Posted): Promise<void> => {
-      try {
-        const response = await fetch(`${gw.url}/send`, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
-          body: JSON.stringify({
-            type: 0,
-            payload: {
-              id: entry.id,
-              userId: entry.userId,
-              organizationId: null,
-              collectionIds: null,
-              revisionDate: new Date().toISOString(),
-            },
-            contextId: null,
-          }),
-          signal: AbortSignal.timeout(15_000),
-        });
-        await response.arrayBuffer();
-        entry.status = response.status;
-      } catch {
-        entry.status = 'error';
-      } finally {
-        entry.endedAt = Date.now();
-      }
+      entry.status = await postCipherUpdate(gw.url, token, entry);
+      entry.endedAt = Date.now();
     };
     // The stream: one event every PACE_MS, round robin over the users, whatever the answers.
     const pump = setInterval(() => {

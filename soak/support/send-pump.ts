@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
+import { postCipherUpdate } from '@herald/testing';
+
 import { type CaseLedger, type SentEvent } from './ledger';
 
 /**
@@ -57,26 +59,7 @@ export class SendPump {
 
   private async post(event: SentEvent): Promise<void> {
     try {
-      const response = await fetch(`${this.sendUrl()}/send`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${this.token}` },
-        body: JSON.stringify({
-          type: 0,
-          payload: {
-            id: event.id,
-            userId: event.userId,
-            organizationId: null,
-            collectionIds: null,
-            revisionDate: new Date().toISOString(),
-          },
-          contextId: null,
-        }),
-        signal: AbortSignal.timeout(15_000),
-      });
-      await response.arrayBuffer();
-      event.status = response.status;
-    } catch {
-      event.status = 'error';
+      event.status = await postCipherUpdate(this.sendUrl(), this.token, event);
     } finally {
       event.endedAt = performance.now();
     }

@@ -12,3 +12,4 @@ export * from './fakes';
 export * from './tcp-proxy';
 export * from './dns-server';
 export * from './test-database';
+export * from './vault-api';
