@@ -23,6 +23,11 @@ export type WorkerCommand =
 
 export interface ConnectReport {
   connected: number;
+  /**
+   * Attempts whose TCP connection was reset before any HTTP answer and were tried again: the
+   * kernel's accept queue (net.core.somaxconn) overflowed before the gateway could take them.
+   */
+  resets: number;
   /** Why each refused attempt failed (HTTP status, socket error, closed before the handshake answer). */
   refused: Record<string, number>;
   /** `Date.now()` when the command arrived, and when the last connection was answered. */
@@ -38,6 +43,14 @@ export type WorkerReply =
 
 const HANDSHAKE = '{"protocol":"messagepack","version":1}\x1e';
 const PING = Buffer.from([0x02, 0x91, 0x06]);
+/**
+ * A connection reset before any HTTP answer is tried again, as SignalR clients do (their
+ * reconnect policy waits 0, 2, 10 and 30 s), after up to 2 s, at most this many times.
+ */
+const RESET_RETRIES = 5;
+const RESET_CODES = new Set(['error-ECONNRESET', 'error-EPIPE', 'error-ECONNREFUSED']);
+let resets = 0;
+
 /** How long one connection may take, upgrade to handshake answer, before it counts as refused. */
 const CONNECT_DEADLINE_MS = 120_000;
 
@@ -58,6 +71,15 @@ const pinger = setInterval(() => {
     if (connection.ready && connection.socket?.readyState === WebSocket.OPEN) connection.socket.send(PING);
   }
 }, 10_000);
+
+async function connectRetryingResets(connection: Connection): Promise<string | undefined> {
+  for (let attempt = 0; ; attempt += 1) {
+    const failure = await connect(connection);
+    if (failure === undefined || !RESET_CODES.has(failure) || attempt === RESET_RETRIES) return failure;
+    resets += 1;
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * 2000));
+  }
+}
 
 function connect(connection: Connection): Promise<string | undefined> {
   return new Promise((resolve) => {
@@ -111,13 +133,15 @@ async function handle(message: WorkerCommand): Promise<WorkerReply> {
       return { command: 'init' };
     case 'connect': {
       const startedAt = Date.now();
-      const results = await Promise.all(connections.map((connection) => connect(connection)));
+      resets = 0;
+      const results = await Promise.all(connections.map((connection) => connectRetryingResets(connection)));
       const refused: Record<string, number> = {};
       for (const failure of results)
         if (failure !== undefined) refused[failure] = (refused[failure] ?? 0) + 1;
       return {
         command: 'connect',
         connected: results.filter((failure) => failure === undefined).length,
+        resets,
         refused,
         startedAt,
         finishedAt: Date.now(),

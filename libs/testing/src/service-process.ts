@@ -2,6 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { WebSocket } from 'ws';
+
 export type HeraldApp = 'gateway' | 'dispatcher' | 'push-worker' | 'heartbeat' | 'standalone';
 
 const PORT_VARIABLE: Record<HeraldApp, string> = {
@@ -58,6 +60,7 @@ export class ServiceProcess {
     app: HeraldApp,
     env: Record<string, string>,
     timeoutMs = 20_000,
+    nodeArgs: string[] = [],
   ): Promise<ServiceProcess> {
     const entry = builtEntryPoint(app);
     if (!existsSync(entry)) {
@@ -68,8 +71,8 @@ export class ServiceProcess {
     );
     // HERALD_TEST_NODE_ARGS: extra Node options for the services only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`),
     // which NODE_OPTIONS does not allow.
-    const nodeArgs = (process.env['HERALD_TEST_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-    const child = spawn(process.execPath, [...nodeArgs, entry], {
+    const extraArgs = (process.env['HERALD_TEST_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...extraArgs, ...nodeArgs, entry], {
       env: {
         ...inherited,
         HERALD_HOST: '127.0.0.1',
@@ -114,6 +117,32 @@ export class ServiceProcess {
       });
     });
     return service;
+  }
+
+  /**
+   * Runs a full garbage collection in the service, which must have been started with
+   * `--inspect=127.0.0.1:0` (its inspector's address is read from its output): what the heap
+   * holds afterwards is what is really retained, not garbage waiting for the next collection.
+   */
+  async collectGarbage(): Promise<void> {
+    const address = this.rawOutput
+      .map((line) => /Debugger listening on (ws:\/\/\S+)/.exec(line)?.[1])
+      .find((found) => found !== undefined);
+    if (!address) throw new Error(`${this.app} was not started with --inspect`);
+    const socket = new WebSocket(address);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('open', () =>
+          socket.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' })),
+        );
+        socket.on('message', (data: Buffer) => {
+          if ((JSON.parse(data.toString('utf8')) as { id?: number }).id === 1) resolve();
+        });
+        socket.once('error', reject);
+      });
+    } finally {
+      socket.close();
+    }
   }
 
   /** Sends a signal and resolves with the exit code. */
