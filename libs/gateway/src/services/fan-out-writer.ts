@@ -60,9 +60,23 @@ export class FanOutWriter {
   /** Live (or caught-up) traffic of one group: decoded once, encoded once per protocol, same bytes to all. */
   fanOut(members: Iterable<GatewayConnection>, delivery: Delivery): void {
     const frames = new DeliveryFrames(delivery);
+    // One clock read and one counter update per fan-out, not per socket.
+    const now = this.now();
+    let written = 0;
+    let bytes = 0;
     for (const connection of members) {
       if (!accepts(connection, delivery) || this.replayState.keep(connection, delivery)) continue;
-      this.write(connection, frames);
+      const protocol = connection.protocol;
+      if (!protocol) continue;
+      const frame = frames.frameFor(protocol);
+      if (connection.sendEncoded(frame, now)) {
+        written += 1;
+        bytes += frame.length;
+      }
+    }
+    if (written > 0) {
+      this.writes.inc({ hub: delivery.hub }, written);
+      this.bytes += bytes;
     }
   }
 

@@ -1,6 +1,7 @@
 import { type WebSocket } from 'ws';
 
 import { type HubMessage, type HubProtocol, MessageType } from '../protocol';
+import { type Outbox } from './outbox';
 
 export type ConnectionState = 'handshaking' | 'connected' | 'closed';
 
@@ -25,6 +26,9 @@ export class HubConnection<TIdentity = unknown> {
    * handshake (so it had read everything written before the close), false when it went without.
    */
   readonly gone: Promise<boolean>;
+  /** Messages of this turn, written as one frame when the outbox flushes (or before a Close). */
+  private queued: Buffer[] = [];
+  private queuedBytes = 0;
 
   constructor(
     readonly id: string,
@@ -35,6 +39,7 @@ export class HubConnection<TIdentity = unknown> {
     private readonly maxBufferedBytes: number,
     now: number,
     private readonly onSlow: () => void,
+    private readonly outbox: Outbox,
   ) {
     this.openedAt = now;
     this.lastPeriodicAt = now;
@@ -46,7 +51,7 @@ export class HubConnection<TIdentity = unknown> {
 
   /** Outbound bytes queued for this socket that the operating system has not taken yet. */
   get bufferedBytes(): number {
-    return this.socket.bufferedAmount;
+    return this.socket.bufferedAmount + this.queuedBytes;
   }
 
   get isOpen(): boolean {
@@ -54,20 +59,35 @@ export class HubConnection<TIdentity = unknown> {
   }
 
   /**
-   * Writes bytes already encoded for this connection's protocol. A client that cannot keep up is
-   * closed rather than buffered without bound. Returns false if nothing was written.
+   * Queues bytes already encoded for this connection's protocol; they leave with the other
+   * messages of this turn in one frame. A client that cannot keep up is closed rather than
+   * buffered without bound. Returns false if nothing was queued.
    */
   sendEncoded(data: Buffer, now: number): boolean {
     if (this.state !== 'connected') {
       return false;
     }
-    if (this.socket.bufferedAmount > this.maxBufferedBytes) {
+    if (this.socket.bufferedAmount + this.queuedBytes > this.maxBufferedBytes) {
       this.onSlow();
       return false;
     }
-    this.socket.send(data, { binary: this.protocol?.transferFormat === 'binary' });
+    if (this.queued.length === 0) this.outbox.add(this);
+    this.queued.push(data);
+    this.queuedBytes += data.length;
     this.lastSentAt = now;
     return true;
+  }
+
+  /** Writes what was queued this turn as one WebSocket frame. */
+  flush(): void {
+    const queued = this.queued;
+    if (queued.length === 0) return;
+    const bytes = this.queuedBytes;
+    this.queued = [];
+    this.queuedBytes = 0;
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    const frame = queued.length === 1 ? queued[0]! : Buffer.concat(queued, bytes);
+    this.socket.send(frame, { binary: this.protocol?.transferFormat === 'binary' });
   }
 
   sendMessage(message: HubMessage, now: number): boolean {
@@ -79,6 +99,8 @@ export class HubConnection<TIdentity = unknown> {
     if (this.state === 'closed') {
       return;
     }
+    // What was queued before the Close leaves before it.
+    this.flush();
     if (this.state === 'connected' && this.protocol) {
       const close: HubMessage = {
         type: MessageType.Close,

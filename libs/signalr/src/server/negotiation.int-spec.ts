@@ -3,6 +3,7 @@ import { type AddressInfo } from 'node:net';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { HttpTransportType, HubConnectionBuilder, LogLevel } from '@microsoft/signalr';
+import { MessagePackHubProtocol as ClientMessagePackProtocol } from '@microsoft/signalr-protocol-msgpack';
 import { pino } from 'pino';
 import { WebSocket } from 'ws';
 
@@ -145,6 +146,34 @@ describe('SignalRServer negotiate, periodic invocations and admission', () => {
     expect(heartbeats[0]).toEqual([]);
     await connection.stop();
   });
+
+  it.each(['json', 'messagepack'])(
+    'delivers several messages written in one turn (one frame) to the real client in order (%s)',
+    async (protocol) => {
+      const builder = new HubConnectionBuilder()
+        .withUrl(`${base}/hub`, { transport: HttpTransportType.WebSockets, accessTokenFactory: () => 'ok' })
+        .configureLogging(LogLevel.None);
+      const client = (
+        protocol === 'messagepack' ? builder.withHubProtocol(new ClientMessagePackProtocol()) : builder
+      ).build();
+      const received: unknown[] = [];
+      client.on('ReceiveMessage', (message: { N: number }) => received.push(message.N));
+      await client.start();
+      const connection = [...server.liveConnections()].find(
+        (candidate) => candidate.id === client.connectionId,
+      );
+      expect(connection).toBeDefined();
+      for (let n = 1; n <= 50; n += 1) {
+        connection!.sendMessage(
+          { type: MessageType.Invocation, target: 'ReceiveMessage', arguments: [{ N: n }] },
+          performance.now(),
+        );
+      }
+      await eventually(() => expect(received).toHaveLength(50));
+      expect(received).toEqual(Array.from({ length: 50 }, (_, index) => index + 1));
+      await client.stop();
+    },
+  );
 
   it('sends the periodic invocation without arguments, as a non-blocking invocation', async () => {
     const socket = await upgrade('/hub');

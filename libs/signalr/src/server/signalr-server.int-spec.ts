@@ -447,4 +447,28 @@ describe('SignalRServer on the wire', () => {
       { type: MessageType.Invocation, target: 'ReceiveMessage', arguments: [{ Type: 0 }] },
     ]);
   });
+
+  it('writes the messages of one turn as one frame, in order, and what was queued before a Close before it', async () => {
+    const client = await open('/hub', { 'x-test': 'ok', 'x-id': 'coalesced' });
+    client.send(MSGPACK_HANDSHAKE);
+    const connection = await eventually(() => {
+      const found = connected.find((candidate) => candidate.identity === 'coalesced');
+      if (!found) throw new Error('not connected yet');
+      return found;
+    });
+    await eventually(() => expect(client.frames).toHaveLength(1));
+    const invocation = (n: number): HubMessage => ({
+      type: MessageType.Invocation,
+      target: 'ReceiveMessage',
+      arguments: [{ Type: 0, N: n }],
+    });
+    for (const n of [1, 2, 3]) connection.sendMessage(invocation(n), performance.now());
+    await eventually(() => expect(client.frames).toHaveLength(2));
+    expect(msgpack.parseMessages(client.frames[1]!.data)).toEqual([1, 2, 3].map(invocation));
+    // Queued in the same turn as the Close: written first, then the Close, nothing lost.
+    connection.sendMessage(invocation(4), performance.now());
+    connection.close(CloseReason.Disconnected, 'bye', false);
+    await eventually(() => expect(client.closed).toBe(true));
+    expect(client.messages().slice(3)).toEqual([invocation(4), { type: MessageType.Close, error: 'bye' }]);
+  });
 });

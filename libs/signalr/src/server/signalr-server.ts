@@ -17,6 +17,7 @@ import { HubConnection } from './hub-connection';
 import { CloseReason } from './close-reason';
 import { DEFAULT_SIGNALR_OPTIONS, type HubDefinition, type SignalRServerOptions } from './hub-definition';
 import { type NegotiateResponse, NegotiationRegistry } from './negotiation-registry';
+import { Outbox } from './outbox';
 
 /**
  * How long a shutdown waits for clients to answer the closing handshake: under the 5 s after which
@@ -56,6 +57,7 @@ export class SignalRServer {
   private readonly options: SignalRServerOptions;
   private readonly negotiations: NegotiationRegistry;
   private readonly closes = new Map<string, number>();
+  private readonly outbox = new Outbox();
   private timer: NodeJS.Timeout | undefined;
   private accepting = true;
 
@@ -261,6 +263,7 @@ export class SignalRServer {
       this.clock(),
       () =>
         this.closeConnection(connection, CloseReason.SlowConsumer, 'Client is too slow to receive messages.'),
+      this.outbox,
     );
     this.connections.add(connection);
     let handshakeBuffer: Buffer = Buffer.alloc(0);
