@@ -14,6 +14,7 @@ export const dispatcherConfigSchema = z.object({
   HERALD_EVENTS_MAX_AGE: env.duration('24h'),
   HERALD_DISPATCHER_ACK_WAIT: env.duration('30s'),
   HERALD_DISPATCHER_MAX_DELIVER: z.coerce.number().int().min(1).max(1000).default(10),
+  HERALD_DISPATCHER_CONCURRENCY: z.coerce.number().int().min(1).max(1024).default(64),
 });
 
 export type DispatcherConfig = z.infer<typeof dispatcherConfigSchema>;

@@ -34,13 +34,21 @@ export class EventsConsumer {
   }
 }
 
-/** The dispatcher's consumer: one event at a time per process, in stream order. */
+/**
+ * The dispatcher's consumer: events are taken in stream order and up to
+ * `HERALD_DISPATCHER_CONCURRENCY` are in flight at once. Each event's deliveries are published
+ * as soon as it is routed, without waiting for the acknowledgements of the events before it, so a
+ * dispatcher is not one JetStream round trip per event; they leave in stream order on one
+ * connection, so they are stored and routed in that order (unless an event is retried).
+ */
 export function dispatcherConsumers(config: DispatcherConfig): BrokerTransportOptions['consumers'] {
   return {
     [BrokerPattern.Events]: {
       maxDeliver: config.HERALD_DISPATCHER_MAX_DELIVER,
       ackWaitMs: config.HERALD_DISPATCHER_ACK_WAIT,
-      batch: 256,
+      concurrency: config.HERALD_DISPATCHER_CONCURRENCY,
+      // The consumer lets four batches be unacknowledged: room for every event in flight.
+      batch: Math.max(256, config.HERALD_DISPATCHER_CONCURRENCY),
     },
   };
 }
