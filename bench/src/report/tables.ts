@@ -1,4 +1,4 @@
-import { commonLatency, type FanoutResult } from '../scenarios/fanout';
+import { commonLatency, type FanoutResult, type LatencyFigures } from '../scenarios/fanout';
 import { type IdleResult } from '../scenarios/idle';
 import { type ScenarioName } from '../scenarios/scenario';
 import { type StormResult } from '../scenarios/storm';
@@ -33,11 +33,16 @@ function row<R>(
 }
 
 function fanoutRows(results: Results<FanoutResult>, clients: number): Row[] {
-  const common = commonLatency(results.herald, 'herald')?.offeredPerSecond;
+  const withHerald = results.herald !== undefined;
+  const common = commonLatency(results.herald, 'herald', withHerald)?.offeredPerSecond;
   const at =
     common === undefined
       ? 'half of own saturation'
       : `${Math.round(common).toLocaleString('en-US')}/s offered`;
+  const latency = (read: (figures: LatencyFigures) => number) => (r: FanoutResult, s: ServerName) => {
+    const figures = commonLatency(r, s, withHerald);
+    return figures && read(figures);
+  };
   return [
     row(results, 'deliveries/s at saturation', 'higher', 0, (r) => r.saturation.deliveriesPerSecond, true),
     row(results, 'server CPU µs per delivery', 'lower', 1, (r) => r.saturation.cpuMicrosecondsPerDelivery),
@@ -49,16 +54,39 @@ function fanoutRows(results: Results<FanoutResult>, clients: number): Row[] {
       (r) => r.saturation.deliveriesPerCoreSecond,
       true,
     ),
-    row(results, `p50 latency ms (${at})`, 'lower', 1, (r, s) => commonLatency(r, s)?.p50),
-    row(results, `p99 latency ms (${at})`, 'lower', 1, (r, s) => commonLatency(r, s)?.p99, true),
-    row(results, `p999 latency ms (${at})`, 'lower', 1, (r, s) => commonLatency(r, s)?.p999),
     row(
       results,
-      'p99 latency ms (half of own saturation)',
+      `p50 latency ms (${at})`,
       'lower',
       1,
-      (r) => r.latency.find((l) => l.load === 'own')?.p99,
+      latency((figures) => figures.p50),
     ),
+    row(
+      results,
+      `p99 latency ms (${at})`,
+      'lower',
+      1,
+      latency((figures) => figures.p99),
+      true,
+    ),
+    row(
+      results,
+      `p999 latency ms (${at})`,
+      'lower',
+      1,
+      latency((figures) => figures.p999),
+    ),
+    ...(withHerald
+      ? [
+          row(
+            results,
+            'p99 latency ms (half of own saturation)',
+            'lower',
+            1,
+            (r) => r.latency.find((l) => l.load === 'own')?.p99,
+          ),
+        ]
+      : []),
     row(
       results,
       `connect ${clients.toLocaleString('en-US')} clients, s`,

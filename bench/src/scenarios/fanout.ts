@@ -229,7 +229,15 @@ export const fanout: Scenario<FanoutResult> = {
   },
 };
 
-/** The latency figures at Herald's half saturation: Herald's own, the others' `common` run. */
-export function commonLatency(result: FanoutResult | undefined, server: string): LatencyFigures | undefined {
-  return result?.latency.find((figures) => figures.load === (server === 'herald' ? 'own' : 'common'));
+/**
+ * The latency figures at one offered load for every server: half of Herald's saturation (Herald's
+ * own run, the others' `common` run); without Herald in the run, each server's own half.
+ */
+export function commonLatency(
+  result: FanoutResult | undefined,
+  server: string,
+  withHerald: boolean,
+): LatencyFigures | undefined {
+  const load = withHerald && server !== 'herald' ? 'common' : 'own';
+  return result?.latency.find((figures) => figures.load === load);
 }

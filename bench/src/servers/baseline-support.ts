@@ -141,7 +141,9 @@ export function serveHarness(port: number, connections: () => number): void {
       send({ type: 'stats', connections: connections(), heapUsed: process.memoryUsage().heapUsed });
     }
   });
-  // The harness is gone (even killed): a baseline must not outlive it.
+  // The harness is gone (even killed): a baseline must not outlive it. An ordinary exit on
+  // SIGTERM lets Node write a --cpu-prof profile.
   process.on('disconnect', () => process.exit(0));
+  process.on('SIGTERM', () => process.exit(0));
   send({ type: 'listening', port });
 }

@@ -103,6 +103,8 @@ class Baseline implements ServerUnderTest {
 
   static async start(name: Exclude<ServerName, 'herald'>, setup: ServerSetup): Promise<Baseline> {
     const child = fork(join(__dirname, `${name}.js`), [], {
+      // As for Herald's services (ServiceProcess): e.g. `--cpu-prof --cpu-prof-dir=tmp/prof`.
+      execArgv: (process.env['HERALD_TEST_NODE_ARGS'] ?? '').split(' ').filter(Boolean),
       env: {
         ...process.env,
         BENCH_NATS_URL: TEST_NATS_URL,
@@ -157,8 +159,11 @@ class Baseline implements ServerUnderTest {
   async stop(): Promise<void> {
     if (this.exited) return;
     const exited = new Promise((resolve) => this.child.once('exit', resolve));
-    this.child.kill('SIGKILL');
+    // SIGTERM exits normally (a --cpu-prof profile gets written); SIGKILL if that takes too long.
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
     await exited;
+    clearTimeout(timer);
   }
 
   private stats(): Promise<Extract<BaselineMessage, { type: 'stats' }>> {
