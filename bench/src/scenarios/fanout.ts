@@ -55,7 +55,7 @@ interface Durations {
 function durations(quick: boolean): Durations {
   return quick
     ? { warmupMs: 2000, saturationMs: 8000, latencyMs: 5000 }
-    : { warmupMs: 5000, saturationMs: 30_000, latencyMs: 15_000 };
+    : { warmupMs: 5000, saturationMs: 30_000, latencyMs: 12_000 };
 }
 
 /**

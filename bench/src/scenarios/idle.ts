@@ -28,7 +28,7 @@ export const idle: Scenario<IdleResult> = {
   name: 'idle',
   async run(session, context) {
     const quick = context.options.quick;
-    const settleMs = quick ? 2000 : 10_000;
+    const settleMs = quick ? 2000 : 5000;
     const idleMs = quick ? 5000 : 30_000;
     const { server } = session;
     const memory = async (): Promise<MemoryFigures> => ({
