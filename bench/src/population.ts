@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { type DeliveryKind } from '@herald/contracts';
 import { type TestIssuer } from '@herald/testing';
 
-import { type LoadClient } from './load/load-protocol';
+import { type LoadClient, type RealClientSpec } from './load/load-protocol';
 
 /** A delivery target: a user's devices or an organization's members. */
 export interface Group {
@@ -11,13 +11,6 @@ export interface Group {
   id: string;
   /** Load-generator connections in the group: the receipts one delivery to it is owed. */
   members: number;
-}
-
-/** One of the few real clients that check every message they get. */
-export interface RealClientSpec {
-  userId: string;
-  token: string;
-  organizationIds: string[];
 }
 
 /**

@@ -152,11 +152,12 @@ export class ServerSession {
    */
   async probe(connected = this.population.everyone.members): Promise<void> {
     const { real, pool, feed, population } = this;
-    const before = real.counts();
+    const before = await real.counts();
     const target = pool.received + connected;
     const userGroups: Group[] = real.specs.map((spec) => ({ kind: 'user', id: spec.userId, members: 0 }));
-    for (const group of [...userGroups, population.realOrganization, population.everyone])
+    for (const group of [...userGroups, population.realOrganization, population.everyone]) {
       await feed.publish(group);
+    }
     await feed.settle();
     const least = (index: number): Record<ReceivedVia, number> => {
       const counts = before[index]!;
@@ -164,20 +165,19 @@ export class ServerSession {
     };
     const deadline = performance.now() + 30_000;
     let realDone = false;
+    let after = before;
     while (performance.now() < deadline) {
-      realDone = real
-        .counts()
-        .every((counts, index) =>
-          (['user', 'organization', 'everyone'] as const).every((via) => counts[via] >= least(index)[via]),
-        );
+      after = await real.counts();
+      realDone = after.every((counts, index) =>
+        (['user', 'organization', 'everyone'] as const).every((via) => counts[via] >= least(index)[via]),
+      );
       if (realDone && pool.received >= target) break;
       await sleep(100);
     }
-    real.verify();
+    await real.verify();
     pool.assertAlive();
     const problems: string[] = [];
-    if (!realDone)
-      problems.push(`the real clients did not all get the probe: ${JSON.stringify(real.counts())}`);
+    if (!realDone) problems.push(`the real clients did not all get the probe: ${JSON.stringify(after)}`);
     if (pool.received < target) {
       problems.push(`${grouped(target - pool.received)} load connections did not get the probe to everyone`);
     }

@@ -1,64 +1,17 @@
-import { type ChildProcess, fork } from 'node:child_process';
 import { join } from 'node:path';
 
 import { LatencyHistogram } from '../report/histogram';
+import { IpcChild } from './ipc-child';
 import {
   type ClientWire,
   type ConnectResult,
   type LoadClient,
   type LoadCommand,
+  type LoadEvent,
   type LoadReply,
-  type WorkerMessage,
 } from './load-protocol';
 
-type ReplyTo<C extends LoadCommand['command']> = Extract<LoadReply, { command: C }>;
-
-/** One load process; commands are answered by id, events go to the pool. */
-class LoadProcess {
-  private nextId = 1;
-  private readonly waiting = new Map<
-    number,
-    { resolve: (reply: LoadReply) => void; reject: (error: Error) => void }
-  >();
-  exited = false;
-
-  constructor(
-    readonly child: ChildProcess,
-    onEvent: (message: WorkerMessage) => void,
-  ) {
-    child.on('message', (message: WorkerMessage) => {
-      if ('id' in message) {
-        const waiter = this.waiting.get(message.id);
-        this.waiting.delete(message.id);
-        waiter?.resolve(message);
-      } else onEvent(message);
-    });
-    child.once('exit', (code, signal) => {
-      this.exited = true;
-      const error = new Error(`load process ${child.pid} exited (${signal ?? code})`);
-      for (const waiter of this.waiting.values()) waiter.reject(error);
-      this.waiting.clear();
-    });
-  }
-
-  request<C extends LoadCommand['command']>(
-    command: Extract<LoadCommand, { command: C }>,
-  ): Promise<ReplyTo<C>> {
-    if (this.exited) return Promise.reject(new Error(`load process ${this.child.pid} has exited`));
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve: (reply) => resolve(reply as ReplyTo<C>), reject });
-      this.child.send({ id, ...command });
-    });
-  }
-
-  async stop(): Promise<void> {
-    if (this.exited) return;
-    const exited = new Promise((resolve) => this.child.once('exit', resolve));
-    this.child.kill('SIGKILL');
-    await exited;
-  }
-}
+type LoadProcess = IpcChild<LoadCommand, LoadReply, LoadEvent>;
 
 /**
  * The load generator seen from the harness: the clients spread evenly over a few processes
@@ -81,8 +34,9 @@ export class LoadPool {
     const processes: LoadProcess[] = [];
     const pool = new LoadPool(processes);
     for (let index = 0; index < count; index += 1) {
-      const worker: LoadProcess = new LoadProcess(
-        fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+      const worker: LoadProcess = IpcChild.fork<LoadCommand, LoadReply, LoadEvent>(
+        script,
+        'load process',
         (event) => pool.onEvent(worker, event),
       );
       processes.push(worker);
@@ -107,7 +61,7 @@ export class LoadPool {
   }
 
   get pids(): number[] {
-    return this.processes.map((worker) => worker.child.pid!);
+    return this.processes.map((worker) => worker.pid);
   }
 
   /** Resolves on the next batch of receipts, or after `timeoutMs` without one. */
@@ -171,7 +125,7 @@ export class LoadPool {
   /** A load process that died makes every later figure meaningless. */
   assertAlive(): void {
     const dead = this.processes.find((worker) => worker.exited);
-    if (dead) throw new Error(`load process ${dead.child.pid} died`);
+    if (dead) throw new Error(`load process ${dead.pid} died`);
   }
 
   async stop(): Promise<void> {
@@ -180,8 +134,7 @@ export class LoadPool {
 
   private onProgress: (connected: number, refused: number) => void = () => undefined;
 
-  private onEvent(source: LoadProcess, event: WorkerMessage): void {
-    if ('id' in event) return;
+  private onEvent(source: LoadProcess, event: LoadEvent): void {
     switch (event.event) {
       case 'received': {
         this.received += event.count;

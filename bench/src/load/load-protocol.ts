@@ -56,3 +56,24 @@ export type LoadEvent =
 
 export type WorkerMessage = ({ id: number } & LoadReply) | LoadEvent;
 export type ParentMessage = { id: number } & LoadCommand;
+
+/** Which of its groups a message reached a real client through. */
+export type ReceivedVia = 'user' | 'organization' | 'everyone';
+
+export interface RealClientSpec {
+  userId: string;
+  token: string;
+  organizationIds: string[];
+}
+
+/** Parent → the real clients' process. */
+export type RealCommand =
+  | { command: 'connect'; wire: ClientWire; url: string; specs: RealClientSpec[]; everyoneId: string }
+  | { command: 'counts' }
+  | { command: 'stop' };
+
+export type RealReply =
+  | { command: 'connect'; error?: string }
+  /** What each client got, by group, and every problem seen so far. */
+  | { command: 'counts'; counts: Record<ReceivedVia, number>[]; problems: string[] }
+  | { command: 'stop' };
