@@ -8,6 +8,7 @@ import { type ScenarioName } from '../scenarios/scenario';
 import { type ServerName } from '../servers/servers';
 import { barChart } from './chart';
 import { markdownTable, type Row } from './tables';
+import { targetsTable } from './targets';
 
 export interface Machine {
   cores: number;
@@ -83,7 +84,8 @@ function describe(record: RunRecord): string {
 
 /**
  * Replaces the scenario's generated section of docs/benchmarks.md (between `<!-- bench:<name> -->`
- * and `<!-- /bench:<name> -->`) with the table, and writes its chart beside it; the file is then
+ * and `<!-- /bench:<name> -->`) with the table, writes its chart beside it, and recomputes the
+ * targets section from every scenario's latest figures; the file is then
  * formatted with the repository's Prettier settings so that `npm run format:check` stays green.
  */
 export async function updateDocs(record: RunRecord, rows: Row[], servers: ServerName[]): Promise<void> {
@@ -103,16 +105,25 @@ export async function updateDocs(record: RunRecord, rows: Row[], servers: Server
     '',
     `<!-- /bench:${record.scenario} -->`,
   ].join('\n');
-  const start = `<!-- bench:${record.scenario} -->`;
-  const end = `<!-- /bench:${record.scenario} -->`;
   let text = await readFile(DOCS, 'utf8').catch(() => '# Benchmarks\n');
+  text = withSection(text, record.scenario, section);
+  text = withSection(
+    text,
+    'targets',
+    ['<!-- bench:targets -->', '', await targetsTable(), '', '<!-- /bench:targets -->'].join('\n'),
+  );
+  await writeFile(DOCS, await prettierFormatted(text, DOCS));
+}
+
+/** The text with the section between `<!-- bench:<name> -->` and its end marker replaced (or appended). */
+function withSection(text: string, name: string, section: string): string {
+  const start = `<!-- bench:${name} -->`;
+  const end = `<!-- /bench:${name} -->`;
   const from = text.indexOf(start);
   const to = text.indexOf(end);
-  text =
-    from >= 0 && to > from
-      ? `${text.slice(0, from)}${section}${text.slice(to + end.length)}`
-      : `${text.trimEnd()}\n\n${section}\n`;
-  await writeFile(DOCS, await prettierFormatted(text, DOCS));
+  return from >= 0 && to > from
+    ? `${text.slice(0, from)}${section}${text.slice(to + end.length)}`
+    : `${text.trimEnd()}\n\n${section}\n`;
 }
 
 /** Generated files are committed: formatted as `npm run format` would, so that format:check passes. */
