@@ -26,6 +26,14 @@ export async function residentBytes(pid: number): Promise<number> {
   return Number(match[1]) * 1024;
 }
 
+/** Write-family system calls (write, writev, sendmsg…) the process has made: `syscw` of /proc/<pid>/io. */
+export async function writeSystemCalls(pid: number): Promise<number> {
+  const io = await readFile(`/proc/${pid}/io`, 'utf8');
+  const match = /^syscw: (\d+)$/m.exec(io);
+  if (!match) throw new Error(`no syscw in /proc/${pid}/io`);
+  return Number(match[1]);
+}
+
 /** CPU time a process spends over an interval, from two readings. */
 export class CpuMeter {
   private constructor(

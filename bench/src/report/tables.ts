@@ -56,6 +56,13 @@ function fanoutRows(results: Results<FanoutResult>, clients: number): Row[] {
     ),
     row(
       results,
+      'server write system calls per delivery',
+      'lower',
+      2,
+      (r) => r.saturation.writeCallsPerDelivery,
+    ),
+    row(
+      results,
       `p50 latency ms (${at})`,
       'lower',
       1,

@@ -2,7 +2,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 import { DeliveryFeed } from '../feed/delivery-feed';
 import { type LatencyHistogram } from '../report/histogram';
-import { CpuMeter } from '../report/process-usage';
+import { CpuMeter, writeSystemCalls } from '../report/process-usage';
 import { TargetCycle } from '../population';
 import { grouped, sleep } from '../progress';
 import { type ConnectFigures, type ServerSession } from '../session';
@@ -40,6 +40,8 @@ export interface FanoutResult {
     cpuMicrosecondsPerDelivery: number;
     /** Deliveries per second of server CPU time: throughput per core, whatever the machine lent it. */
     deliveriesPerCoreSecond: number;
+    /** Write system calls of the server per delivery: below 1 when several messages share a write. */
+    writeCallsPerDelivery: number;
     /** Receipts allowed in flight (closed loop). */
     window: number;
   };
@@ -186,6 +188,7 @@ export const fanout: Scenario<FanoutResult> = {
     const receivedBefore = session.pool.received;
     const publishedBefore = session.feed.published;
     const cpu = await CpuMeter.start(session.server.pid);
+    const writesBefore = await writeSystemCalls(session.server.pid);
     const lag = monitorEventLoopDelay({ resolution: 10 });
     lag.enable();
     const measuredFrom = performance.now();
@@ -202,6 +205,7 @@ export const fanout: Scenario<FanoutResult> = {
       await session.real.verify();
     }
     const used = await cpu.read();
+    const writes = (await writeSystemCalls(session.server.pid)) - writesBefore;
     lag.disable();
     const received = session.pool.received - receivedBefore;
     const published = session.feed.published - publishedBefore;
@@ -217,6 +221,7 @@ export const fanout: Scenario<FanoutResult> = {
       serverCpuMs: used.cpuMs,
       cpuMicrosecondsPerDelivery: (used.cpuMs * 1000) / Math.max(received, 1),
       deliveriesPerCoreSecond: received / Math.max(used.cpuMs / 1000, 0.001),
+      writeCallsPerDelivery: writes / Math.max(received, 1),
       window,
     };
     session.log(
