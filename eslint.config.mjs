@@ -33,6 +33,17 @@ function boundaries(inTests) {
       sourceTag: 'type:e2e',
       onlyDependOnLibsWithTags: ['type:testing', 'type:contracts', 'type:protocol', 'type:publisher'],
     },
+    {
+      // The benchmark harness feeds deliveries exactly as the dispatcher publishes them (core libs).
+      sourceTag: 'type:bench',
+      onlyDependOnLibsWithTags: [
+        'type:testing',
+        'type:contracts',
+        'type:protocol',
+        'type:publisher',
+        'type:core',
+      ],
+    },
   ];
   return {
     enforceBuildableLibDependency: false,

@@ -1,13 +1,16 @@
 import { Unpackr } from 'msgpackr';
 import { type RawData, WebSocket } from 'ws';
 
+import { framedMessages, HANDSHAKE, PING, type WireProtocol } from '@herald/testing';
+
+export { framedMessages, HANDSHAKE, PING };
+export type Protocol = WireProtocol;
+
 /**
  * A SignalR client in a few lines, for volume: WebSockets only, negotiation skipped (as Bitwarden's
  * clients connect), MessagePack or JSON. It does the handshake, pings every 10 s (the gateway
  * closes a client silent for 30 s), decodes the invocations it receives and nothing else.
  */
-
-export type Protocol = 'messagepack' | 'json';
 
 export interface Invocation {
   target: string;
@@ -31,37 +34,10 @@ export class UpgradeRefused extends Error {
 const RECORD_SEPARATOR = 0x1e;
 const unpackr = new Unpackr({ mapsAsObjects: true, useRecords: false });
 
-export const HANDSHAKE: Record<Protocol, string> = {
-  messagepack: '{"protocol":"messagepack","version":1}\x1e',
-  json: '{"protocol":"json","version":1}\x1e',
-};
-export const PING: Record<Protocol, Buffer | string> = {
-  messagepack: Buffer.from([0x02, 0x91, 0x06]),
-  json: '{"type":6}\x1e',
-};
 const CLOSE: Record<Protocol, Buffer | string> = {
   messagepack: Buffer.from([0x03, 0x92, 0x07, 0xc0]),
   json: '{"type":7}\x1e',
 };
-
-/** Splits a MessagePack-protocol frame into its VarInt-length-prefixed messages (PROTOCOL.md §2). */
-export function framedMessages(frame: Buffer): Buffer[] {
-  const messages: Buffer[] = [];
-  let offset = 0;
-  while (offset < frame.length) {
-    let length = 0;
-    let shift = 0;
-    let byte: number;
-    do {
-      byte = frame[offset++]!;
-      length += (byte & 0x7f) * 2 ** shift;
-      shift += 7;
-    } while (byte & 0x80 && offset < frame.length);
-    messages.push(frame.subarray(offset, offset + length));
-    offset += length;
-  }
-  return messages;
-}
 
 export class RawHubClient {
   /** Every invocation the server sends (notifications, Heartbeat). */

@@ -6,6 +6,7 @@ export * from './nats-namespace';
 export * from './nats-server-process';
 export * from './nats-cluster';
 export * from './service-process';
+export * from './signalr-wire';
 export * from './test-issuer';
 export * from './raw-socket';
 export * from './fakes';

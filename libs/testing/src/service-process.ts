@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import { WebSocket } from 'ws';
 
@@ -14,7 +14,18 @@ const PORT_VARIABLE: Record<HeraldApp, string> = {
   standalone: 'HERALD_GATEWAY_PORT',
 };
 
-export const WORKSPACE_ROOT = join(__dirname, '..', '..', '..');
+/**
+ * The repository: the nearest folder above this file that holds nx.json. This file runs from
+ * source (Jest) and compiled under `dist/<project>/libs/testing/src` (the benchmark harness).
+ */
+export const WORKSPACE_ROOT = workspaceRootAbove(__dirname);
+
+function workspaceRootAbove(start: string): string {
+  for (let folder = start; dirname(folder) !== folder; folder = dirname(folder)) {
+    if (existsSync(join(folder, 'nx.json'))) return folder;
+  }
+  return join(start, '..', '..', '..');
+}
 
 export function builtEntryPoint(app: HeraldApp): string {
   return join(WORKSPACE_ROOT, 'dist', app, 'apps', app, 'src', 'main.js');

@@ -1,0 +1,54 @@
+import { readFile } from 'node:fs/promises';
+
+/**
+ * What a server process used, read from /proc the same way for every server under test. Read
+ * asynchronously: the harness hosts sockets of its own while it measures.
+ */
+
+/** Linux reports utime and stime in clock ticks of 1/100 s on every architecture Node runs on. */
+const TICKS_PER_SECOND = 100;
+
+/** User plus system CPU time the process has used since it started, in milliseconds. */
+export async function cpuMilliseconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 of proc(5), i.e. the 12th and 13th after the name.
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / TICKS_PER_SECOND;
+}
+
+/** Resident set size (VmRSS) in bytes. */
+export async function residentBytes(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  if (!match) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(match[1]) * 1024;
+}
+
+/** Write-family system calls (write, writev, sendmsg…) the process has made: `syscw` of /proc/<pid>/io. */
+export async function writeSystemCalls(pid: number): Promise<number> {
+  const io = await readFile(`/proc/${pid}/io`, 'utf8');
+  const match = /^syscw: (\d+)$/m.exec(io);
+  if (!match) throw new Error(`no syscw in /proc/${pid}/io`);
+  return Number(match[1]);
+}
+
+/** CPU time a process spends over an interval, from two readings. */
+export class CpuMeter {
+  private constructor(
+    private readonly pid: number,
+    private readonly startMs: number,
+    private readonly startedAt: number,
+  ) {}
+
+  static async start(pid: number): Promise<CpuMeter> {
+    return new CpuMeter(pid, await cpuMilliseconds(pid), performance.now());
+  }
+
+  /** CPU milliseconds used since start, and the wall-clock milliseconds that passed. */
+  async read(): Promise<{ cpuMs: number; wallMs: number }> {
+    const cpu = await cpuMilliseconds(this.pid);
+    return { cpuMs: cpu - this.startMs, wallMs: performance.now() - this.startedAt };
+  }
+}
