@@ -25,6 +25,8 @@ import { Outbox } from './outbox';
  */
 const SHUTDOWN_GRACE_MS = 3000;
 
+const EMPTY = Buffer.alloc(0);
+
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
@@ -239,9 +241,12 @@ export class SignalRServer {
     });
     onSocketGone = gone;
     const identity = result.identity;
+    // The callback (and the socket's close listener, which shares its scope) must not hold the
+    // request: it would keep its headers and URL alive for as long as the connection lives.
+    const remoteAddress = request.socket.remoteAddress ?? 'unknown';
     this.webSockets.handleUpgrade(request, socket, head, (webSocket) => {
       adopted = true;
-      this.open(hub, connectionId, identity, request, webSocket, gone);
+      this.open(hub, connectionId, identity, remoteAddress, webSocket, gone);
     });
   }
 
@@ -249,7 +254,7 @@ export class SignalRServer {
     hub: AnyHub,
     connectionId: string,
     identity: unknown,
-    request: IncomingMessage,
+    remoteAddress: string,
     webSocket: WebSocket,
     onGone: () => void,
   ): void {
@@ -257,7 +262,7 @@ export class SignalRServer {
       connectionId,
       hub.name,
       identity,
-      request.socket.remoteAddress ?? 'unknown',
+      remoteAddress,
       webSocket,
       this.options.maxBufferedBytes,
       this.clock(),
@@ -266,7 +271,7 @@ export class SignalRServer {
       this.outbox,
     );
     this.connections.add(connection);
-    let handshakeBuffer: Buffer = Buffer.alloc(0);
+    let handshakeBuffer: Buffer = EMPTY;
     // Frames that arrive while the hub sets the connection up wait here, in order, up to one
     // frame's worth of bytes.
     let pending: Buffer[] | undefined;
@@ -303,6 +308,7 @@ export class SignalRServer {
       handshakeBuffer = handshakeBuffer.length === 0 ? frame : Buffer.concat([handshakeBuffer, frame]);
       const remaining = this.readHandshake(connection, webSocket, handshakeBuffer);
       if (remaining === undefined) return;
+      handshakeBuffer = EMPTY;
       pending = remaining.length > 0 ? [remaining] : [];
       pendingBytes = remaining.length;
       void this.completeHandshake(hub, connection, webSocket).then(() => {
