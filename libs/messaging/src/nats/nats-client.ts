@@ -52,6 +52,9 @@ export class NatsClient {
       reconnectTimeWait: 500,
       waitOnFirstConnect: true,
       pingInterval: 10_000,
+      // nats.js otherwise builds an Error (a stack capture) for every request, in case it fails:
+      // a visible cost when thousands of clients connect at once. Failures still say what failed.
+      noAsyncTraces: true,
     });
     const manager = await connection.jetstreamManager({ timeout: 10_000 });
     options.logger.info({ server: connection.getServer() }, 'connected to NATS');
