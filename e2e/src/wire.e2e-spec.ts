@@ -12,30 +12,13 @@ import {
   TEST_NATS_URL,
   TestIssuer,
   testNamespace,
+  framedMessages,
+  HANDSHAKE,
   upgradeStatus,
 } from '@herald/testing';
 
-const MSGPACK_HANDSHAKE = '{"protocol":"messagepack","version":1}\x1e';
+const MSGPACK_HANDSHAKE = HANDSHAKE.messagepack;
 const unpackr = new Unpackr({ mapsAsObjects: true, useRecords: false });
-
-/** Splits a binary frame into its VarInt-framed messages (PROTOCOL.md §2). */
-function framedMessages(frame: Buffer): Buffer[] {
-  const messages: Buffer[] = [];
-  let offset = 0;
-  while (offset < frame.length) {
-    let length = 0;
-    let shift = 0;
-    let byte: number;
-    do {
-      byte = frame[offset++]!;
-      length |= (byte & 0x7f) << shift;
-      shift += 7;
-    } while (byte & 0x80);
-    messages.push(frame.subarray(offset, offset + length));
-    offset += length;
-  }
-  return messages;
-}
 
 /** What the gateway writes, byte for byte, and what it refuses, on the real processes. */
 describe('the gateway on the wire', () => {
