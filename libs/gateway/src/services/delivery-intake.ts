@@ -46,7 +46,7 @@ export class DeliveryIntake {
     });
     this.latency = new Histogram({
       name: 'herald_gateway_delivery_latency_seconds',
-      help: 'From the event being accepted (/send or publisher) to its socket writes on this gateway',
+      help: 'From the event being accepted (/send or publisher) to its fan-out on this gateway (the socket writes follow when the broker read it came in is done)',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     });
