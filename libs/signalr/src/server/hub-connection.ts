@@ -26,7 +26,7 @@ export class HubConnection<TIdentity = unknown> {
    * handshake (so it had read everything written before the close), false when it went without.
    */
   readonly gone: Promise<boolean>;
-  /** Messages of this turn, written as one frame when the outbox flushes (or before a Close). */
+  /** Messages queued since the last flush, written as one frame when the outbox flushes (or before a Close). */
   private queued: Buffer[] = [];
   private queuedBytes = 0;
 
@@ -60,7 +60,7 @@ export class HubConnection<TIdentity = unknown> {
 
   /**
    * Queues bytes already encoded for this connection's protocol; they leave with the other
-   * messages of this turn in one frame. A client that cannot keep up is closed rather than
+   * messages queued with it in one frame. A client that cannot keep up is closed rather than
    * buffered without bound. Returns false if nothing was queued.
    */
   sendEncoded(data: Buffer, now: number): boolean {
@@ -78,7 +78,7 @@ export class HubConnection<TIdentity = unknown> {
     return true;
   }
 
-  /** Writes what was queued this turn as one WebSocket frame. */
+  /** Writes what was queued as one WebSocket frame. */
   flush(): void {
     const queued = this.queued;
     if (queued.length === 0) return;

@@ -448,7 +448,7 @@ describe('SignalRServer on the wire', () => {
     ]);
   });
 
-  it('writes the messages of one turn as one frame, in order, and what was queued before a Close before it', async () => {
+  it('writes the messages queued together as one frame, in order, and what was queued before a Close before it', async () => {
     const client = await open('/hub', { 'x-test': 'ok', 'x-id': 'coalesced' });
     client.send(MSGPACK_HANDSHAKE);
     const connection = await eventually(() => {
