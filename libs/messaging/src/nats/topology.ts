@@ -139,7 +139,7 @@ export async function ensureStreams(
 ): Promise<ReplicaChange[]> {
   const changes: ReplicaChange[] = [];
   for (const config of configs) {
-    const change = await answered(() => ensureStream(manager, config));
+    const change = await answeredChange((intend) => ensureStream(manager, config, intend));
     if (change) changes.push(change);
   }
   return changes;
@@ -148,6 +148,7 @@ export async function ensureStreams(
 async function ensureStream(
   manager: JetStreamManager,
   config: Partial<StreamConfig>,
+  intend: (change: ReplicaChange) => void,
 ): Promise<ReplicaChange | undefined> {
   const name = config.name!;
   let existing = await existingConfig(manager, name);
@@ -171,7 +172,7 @@ async function ensureStream(
       }
     }
   }
-  return matches(existing, config) ? undefined : updateStream(manager, name, existing, config);
+  return matches(existing, config) ? undefined : updateStream(manager, name, existing, config, intend);
 }
 
 /** True when every setting `wanted` names has that value already. */
@@ -196,6 +197,19 @@ export function setupManager(connection: NatsConnection): Promise<JetStreamManag
  * and may not answer an update of a stream that has just been created: services that start
  * together meet both. Every step reads the state afresh, so running it again is safe.
  */
+/**
+ * `answered` for a step that may change a stream's replica count: when the request making the
+ * change goes unanswered but the change is made, the next attempt finds nothing to change and
+ * reports nothing; the change the first attempt set out to make is reported instead.
+ */
+async function answeredChange(
+  step: (intend: (change: ReplicaChange) => void) => Promise<ReplicaChange | undefined>,
+): Promise<ReplicaChange | undefined> {
+  let intended: ReplicaChange | undefined;
+  const made = await answered(() => step((change) => (intended ??= change)));
+  return made ?? intended;
+}
+
 export async function answered<T>(step: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     try {
@@ -216,9 +230,11 @@ async function updateStream(
   name: string,
   existing: Partial<StreamConfig>,
   config: Partial<StreamConfig>,
+  intend: (change: ReplicaChange) => void,
 ): Promise<ReplicaChange | undefined> {
   const from = replicasOf(existing);
   const to = config.num_replicas === undefined ? from : replicasOf(config);
+  if (from !== to) intend({ stream: name, from, to });
   try {
     await manager.streams.update(name, config);
   } catch (error) {
@@ -263,10 +279,10 @@ export async function ensureBucketReplicas(
   bucketStream: string,
   replicas: number,
 ): Promise<ReplicaChange | undefined> {
-  return answered(async () => {
+  return answeredChange(async (intend) => {
     const existing = await existingConfig(manager, bucketStream);
     if (!existing || replicasOf(existing) === replicas) return undefined;
-    return updateStream(manager, bucketStream, existing, { ...existing, num_replicas: replicas });
+    return updateStream(manager, bucketStream, existing, { ...existing, num_replicas: replicas }, intend);
   });
 }
 
