@@ -6,17 +6,21 @@ import { type DeliveryLog, type StoredDelivery } from '../ports';
 import { type NatsClient } from './nats-client';
 import { isNotFound } from './topology';
 
-/** The manager's direct-get API: present in nats.js 2.x but left out of its public typings. */
-interface DirectGets {
+/** STREAM.MSG.GET with the queries Herald sends (`next_by_subj` needs NATS 2.9). */
+interface MessageGets {
   getMessage(
     stream: string,
     query: LastForMsgRequest | { seq: number; next_by_subj: string },
   ): Promise<StoredMsg>;
 }
 
-/** DELIVERIES read back with direct gets (NATS 2.9 has no multi-subject consumers). */
+/**
+ * DELIVERIES read back one message at a time (NATS 2.9 has no multi-subject consumers), through
+ * the stream's leader: a direct get may be answered by a follower that is behind on a cluster, and
+ * a catch-up or replay would then skip what it has not stored yet.
+ */
 export class NatsDeliveryLog implements DeliveryLog {
-  private readonly direct: DirectGets;
+  private readonly messages: MessageGets;
   /** Reconnecting devices ask for the bounds all at once in a storm: one request per turn. */
   private readonly boundsRound = new NextRound(async () => {
     const info = await this.client.manager.streams.info(this.stream);
@@ -24,7 +28,7 @@ export class NatsDeliveryLog implements DeliveryLog {
   });
 
   constructor(private readonly client: NatsClient) {
-    this.direct = (client.manager as unknown as { direct: DirectGets }).direct;
+    this.messages = client.manager.streams;
   }
 
   private get stream(): string {
@@ -38,7 +42,7 @@ export class NatsDeliveryLog implements DeliveryLog {
   async latestSequence(subject: string): Promise<number> {
     await this.client.nextTurn();
     try {
-      const message = await this.direct.getMessage(this.stream, { last_by_subj: subject });
+      const message = await this.messages.getMessage(this.stream, { last_by_subj: subject });
       return message.seq;
     } catch (error) {
       if (isNoMessage(error)) return 0;
@@ -52,7 +56,7 @@ export class NatsDeliveryLog implements DeliveryLog {
     while (found.length < limit && next <= upTo) {
       let message;
       try {
-        message = await this.direct.getMessage(this.stream, { seq: next, next_by_subj: subject });
+        message = await this.messages.getMessage(this.stream, { seq: next, next_by_subj: subject });
       } catch (error) {
         if (isNoMessage(error)) break;
         throw error;
