@@ -66,18 +66,13 @@ export class FanOutWriter {
     let bytes = 0;
     for (const connection of members) {
       if (!accepts(connection, delivery) || this.replayState.keep(connection, delivery)) continue;
-      const protocol = connection.protocol;
-      if (!protocol) continue;
-      const frame = frames.frameFor(protocol);
-      if (connection.sendEncoded(frame, now)) {
+      const sent = this.send(connection, frames, now);
+      if (sent > 0) {
         written += 1;
-        bytes += frame.length;
+        bytes += sent;
       }
     }
-    if (written > 0) {
-      this.writes.inc({ hub: delivery.hub }, written);
-      this.bytes += bytes;
-    }
+    this.count(delivery.hub, written, bytes);
   }
 
   /** A replay's backlog to a connection whose live traffic is held; returns the event ids sent. */
@@ -108,16 +103,25 @@ export class FanOutWriter {
     return this.write(connection, new DeliveryFrames(syncVaultDelivery(connection.identity.userId, now)));
   }
 
+  /** One delivery to one connection, counted. */
   private write(connection: GatewayConnection, frames: DeliveryFrames): boolean {
+    const sent = this.send(connection, frames, this.now());
+    this.count(frames.delivery.hub, sent > 0 ? 1 : 0, sent);
+    return sent > 0;
+  }
+
+  /** Queues the delivery's frame for the connection's protocol; the bytes queued, 0 if none. */
+  private send(connection: GatewayConnection, frames: DeliveryFrames, now: number): number {
     const protocol = connection.protocol;
-    if (!protocol) return false;
+    if (!protocol) return 0;
     const frame = frames.frameFor(protocol);
-    const written = connection.sendEncoded(frame, this.now());
-    if (written) {
-      this.writes.inc({ hub: frames.delivery.hub });
-      this.bytes += frame.length;
-    }
-    return written;
+    return connection.sendEncoded(frame, now) ? frame.length : 0;
+  }
+
+  private count(hub: Delivery['hub'], messages: number, bytes: number): void {
+    if (messages === 0) return;
+    this.writes.inc({ hub }, messages);
+    this.bytes += bytes;
   }
 }
 
