@@ -18,8 +18,6 @@ export interface VerifiedClaims {
   orgadmin: string[];
   orguser: string[];
   orgcustom: string[];
-  /** The whole verified payload, untouched. */
-  raw: Record<string, unknown>;
 }
 
 const guidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -35,11 +33,31 @@ export function normalizeGuid(value: string): string {
  */
 export function toStringList(value: unknown): string[] {
   const items = Array.isArray(value) ? (value as unknown[]) : [value];
-  return items
+  const list = items
     .filter((item): item is string => typeof item === 'string')
     .flatMap((item) => item.split(/\s+/))
     .filter((item) => item.length > 0)
-    .map(normalizeGuid);
+    .map((item) => intern(normalizeGuid(item)));
+  return list.length === 0 ? NO_ITEMS : list;
+}
+
+/** Every absent list claim is this one array: a cached token holds no empty arrays of its own. */
+const NO_ITEMS: string[] = Object.freeze([]) as unknown as string[];
+
+/**
+ * One copy of each short claim value (issuer, scopes, `Application`, device types, organization
+ * ids) however many cached tokens carry it: each verified token otherwise keeps its own strings
+ * from JSON.parse. Bounded; once full, new values are kept as they come.
+ */
+const interned = new Map<string, string>();
+const MAX_INTERNED = 20_000;
+const MAX_INTERNED_LENGTH = 128;
+
+function intern(value: string): string {
+  const known = interned.get(value);
+  if (known !== undefined) return known;
+  if (interned.size < MAX_INTERNED && value.length <= MAX_INTERNED_LENGTH) interned.set(value, value);
+  return value;
 }
 
 function optionalString(value: unknown): string | undefined {
@@ -55,14 +73,16 @@ function optionalNumber(value: unknown): number | undefined {
 }
 
 function optionalDeviceType(value: unknown): string | number | undefined {
-  return typeof value === 'number' ? optionalNumber(value) : optionalString(value);
+  if (typeof value === 'number') return optionalNumber(value);
+  const name = optionalString(value);
+  return name === undefined ? undefined : intern(name);
 }
 
 /** Builds the normalised view of an already verified payload. The result is frozen: it is cached and shared. */
 export function normalizeClaims(payload: JWTPayload): VerifiedClaims {
   const claims: VerifiedClaims = {
     sub: optionalString(payload.sub),
-    iss: typeof payload.iss === 'string' ? payload.iss : undefined,
+    iss: typeof payload.iss === 'string' ? intern(payload.iss) : undefined,
     exp: optionalNumber(payload.exp),
     nbf: optionalNumber(payload.nbf),
     scope: toStringList(payload['scope']),
@@ -73,7 +93,6 @@ export function normalizeClaims(payload: JWTPayload): VerifiedClaims {
     orgadmin: toStringList(payload['orgadmin']),
     orguser: toStringList(payload['orguser']),
     orgcustom: toStringList(payload['orgcustom']),
-    raw: deepFreeze({ ...payload }),
   };
   for (const list of [
     claims.scope,
@@ -88,12 +107,3 @@ export function normalizeClaims(payload: JWTPayload): VerifiedClaims {
   return Object.freeze(claims);
 }
 
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) {
-      deepFreeze(child);
-    }
-  }
-  return value;
-}

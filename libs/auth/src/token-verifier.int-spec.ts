@@ -52,7 +52,6 @@ describe('TokenVerifier with remote keys', () => {
       orgadmin: [],
       orgcustom: [],
     });
-    expect(claims.raw['client_id']).toBe('browser');
     expect(() => assertHubPolicy(claims)).not.toThrow();
     expect(await refusalOf(Promise.resolve().then(() => assertScope(claims, 'internal')))).toMatchObject({
       reason: 'insufficient-scope',

@@ -24,7 +24,6 @@ function claims(overrides: Partial<VerifiedClaims> = {}): VerifiedClaims {
     orgadmin: [],
     orguser: [],
     orgcustom: [],
-    raw: {},
     ...overrides,
   };
 }
@@ -36,7 +35,6 @@ describe('hubIdentityFromClaims', () => {
       scope: ['api', 'offline_access'],
       orgowner: [ORG_A],
       orgadmin: [ORG_B, ORG_A],
-      raw: { sub: USER, devicetype: 'ChromeExtension' },
     });
     expect(hubIdentityFromClaims(verified)).toEqual({
       kind: 'user',

@@ -1,9 +1,40 @@
-import { type WebSocket } from 'ws';
+import { type RawData, type WebSocket } from 'ws';
 
 import { type HubMessage, type HubProtocol, MessageType } from '../protocol';
 import { type Outbox } from './outbox';
 
 export type ConnectionState = 'handshaking' | 'connected' | 'closed';
+
+/**
+ * The server that owns a connection: what it hears from the connection and its socket. The
+ * socket's listeners are shared by every connection (the socket names its connection), so a
+ * connection holds no listener closures of its own.
+ */
+export interface ConnectionOwner {
+  /** The client cannot keep up: more than the buffer limit is waiting for it. */
+  slowConsumer(connection: HubConnection<unknown>): void;
+  frameReceived(connection: HubConnection<unknown>, socket: WebSocket, data: RawData): void;
+  socketClosed(connection: HubConnection<unknown>, code: number): void;
+  socketFailed(connection: HubConnection<unknown>, error: Error): void;
+}
+
+const CONNECTION = Symbol('HubConnection');
+type OwnedSocket = WebSocket & { [CONNECTION]?: HubConnection<unknown> };
+
+function onMessage(this: OwnedSocket, data: RawData): void {
+  const connection = this[CONNECTION];
+  connection?.owner.frameReceived(connection, this, data);
+}
+
+function onClose(this: OwnedSocket, code: number): void {
+  const connection = this[CONNECTION];
+  connection?.owner.socketClosed(connection, code);
+}
+
+function onError(this: OwnedSocket, error: Error): void {
+  const connection = this[CONNECTION];
+  connection?.owner.socketFailed(connection, error);
+}
 
 /**
  * One client connection of one hub, after the upgrade. Knows nothing of what the hub is for:
@@ -21,14 +52,25 @@ export class HubConnection<TIdentity = unknown> {
   setup: Promise<void> | undefined;
   /** When the hub's periodic invocation was last sent (monotonic ms). */
   lastPeriodicAt: number;
-  /**
-   * Resolves once the socket is gone: true when the client answered the WebSocket closing
-   * handshake (so it had read everything written before the close), false when it went without.
-   */
-  readonly gone: Promise<boolean>;
   /** Messages queued since the last flush, written as one frame when the outbox flushes (or before a Close). */
   private queued: Buffer[] = [];
   private queuedBytes = 0;
+  /** The WebSocket close code, once the socket is gone. */
+  private closedWith: number | undefined;
+  /** Waiting on `gone` (only a shutdown does): created on demand, not per connection. */
+  private goneWaiters: ((answered: boolean) => void)[] | undefined;
+
+  // Transport state, owned by SignalRServer. Fields rather than closures: a connection carries no
+  // listener or callback scopes of its own (an idle gateway holds thousands of these).
+  /** Handshake bytes received so far (a handshake may span frames). */
+  handshakeBytes: Buffer | undefined;
+  /** Frames that arrived after the handshake while the hub was still setting the connection up. */
+  heldFrames: Buffer[] | undefined;
+  heldBytes = 0;
+  /** Releases what the authorizer reserved (connection limits); taken (and run) once. */
+  release: (() => void) | undefined;
+  /** The negotiate token the client connected with, released with the connection. */
+  negotiationToken: string | null = null;
 
   constructor(
     readonly id: string,
@@ -38,15 +80,35 @@ export class HubConnection<TIdentity = unknown> {
     private readonly socket: WebSocket,
     private readonly maxBufferedBytes: number,
     now: number,
-    private readonly onSlow: () => void,
+    readonly owner: ConnectionOwner,
     private readonly outbox: Outbox,
   ) {
     this.openedAt = now;
     this.lastPeriodicAt = now;
     this.lastReceivedAt = now;
     this.lastSentAt = now;
-    // 1006: closed without a closing handshake (reset, terminated, or the peer vanished).
-    this.gone = new Promise((resolve) => socket.once('close', (code: number) => resolve(code !== 1006)));
+    (socket as OwnedSocket)[CONNECTION] = this;
+    socket.on('message', onMessage);
+    socket.on('close', onClose);
+    socket.on('error', onError);
+  }
+
+  /**
+   * Resolves once the socket is gone: true when the client answered the WebSocket closing
+   * handshake (so it had read everything written before the close), false when it went without
+   * (1006: reset, terminated, or the peer vanished).
+   */
+  get gone(): Promise<boolean> {
+    if (this.closedWith !== undefined) return Promise.resolve(this.closedWith !== 1006);
+    return new Promise((resolve) => (this.goneWaiters ??= []).push(resolve));
+  }
+
+  /** For the transport only: the socket is gone, with this WebSocket close code. */
+  socketClosed(code: number): void {
+    this.closedWith = code;
+    const waiters = this.goneWaiters;
+    this.goneWaiters = undefined;
+    for (const resolve of waiters ?? []) resolve(code !== 1006);
   }
 
   /** Outbound bytes queued for this socket that the operating system has not taken yet. */
@@ -68,7 +130,7 @@ export class HubConnection<TIdentity = unknown> {
       return false;
     }
     if (this.socket.bufferedAmount + this.queuedBytes > this.maxBufferedBytes) {
-      this.onSlow();
+      this.owner.slowConsumer(this);
       return false;
     }
     if (this.queued.length === 0) this.outbox.add(this);

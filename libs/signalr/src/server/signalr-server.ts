@@ -8,12 +8,13 @@ import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import {
   HANDSHAKE_SUCCESS,
   handshakeErrorResponse,
+  type HubProtocol,
   MessageType,
   parseHandshakeRequest,
   resolveHubProtocol,
   SignalRProtocolError,
 } from '../protocol';
-import { HubConnection } from './hub-connection';
+import { type ConnectionOwner, HubConnection } from './hub-connection';
 import { CloseReason } from './close-reason';
 import { DEFAULT_SIGNALR_OPTIONS, type HubDefinition, type SignalRServerOptions } from './hub-definition';
 import { type NegotiateResponse, NegotiationRegistry } from './negotiation-registry';
@@ -24,8 +25,6 @@ import { Outbox } from './outbox';
  * a closing connection terminates itself, so the caller can act on the late ones first.
  */
 const SHUTDOWN_GRACE_MS = 3000;
-
-const EMPTY = Buffer.alloc(0);
 
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
@@ -45,7 +44,7 @@ type AnyHub = HubDefinition<unknown>;
  * inbound frames, enforces size limits, and keeps every connection alive or times it out with a
  * single timer for all connections.
  */
-export class SignalRServer {
+export class SignalRServer implements ConnectionOwner {
   private readonly hubs = new Map<string, AnyHub>();
   private readonly hubsByName = new Map<string, AnyHub>();
   private readonly connections = new Set<HubConnection<unknown>>();
@@ -60,6 +59,8 @@ export class SignalRServer {
   private readonly negotiations: NegotiationRegistry;
   private readonly closes = new Map<string, number>();
   private readonly outbox = new Outbox();
+  /** A Ping encoded once per protocol: every keep-alive is the same bytes. */
+  private readonly pings = new Map<HubProtocol, Buffer>();
   private timer: NodeJS.Timeout | undefined;
   private accepting = true;
 
@@ -186,16 +187,16 @@ export class SignalRServer {
   }
 
   private async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    socket.on('error', () => socket.destroy());
-    // Listened to from the start: a client may reset while it is being authorized, and whatever
-    // the authorizer reserved must still be released.
-    let socketClosed = false;
-    let adopted = false;
-    let onSocketGone: () => void = () => undefined;
-    socket.once('close', () => {
-      socketClosed = true;
-      if (!adopted) onSocketGone();
-    });
+    socket.on('error', destroySocket);
+    // Listened to until the WebSocket takes the socket over: a client may reset while it is being
+    // authorized, and whatever the authorizer reserved must still be released. From then on the
+    // connection releases it when its socket closes.
+    const early: { closed: boolean; release?: () => void } = { closed: false };
+    const onEarlyClose = (): void => {
+      early.closed = true;
+      early.release?.();
+    };
+    socket.once('close', onEarlyClose);
     const url = new URL(request.url ?? '/', 'http://localhost');
     const hub = this.hubs.get(url.pathname.replace(/\/+$/, ''));
     if (!hub) {
@@ -218,9 +219,9 @@ export class SignalRServer {
       );
       return rejectUpgrade(socket, result.status, result.reason);
     }
-    const release = once(result.release);
-    if (socketClosed) {
-      release();
+    const release = result.release;
+    if (early.closed) {
+      release?.();
       return;
     }
     // A negotiated client names its connection with `id`; one that skipped negotiate does not.
@@ -229,119 +230,131 @@ export class SignalRServer {
     if (token !== null) {
       const claim = this.negotiations.claim(hub.name, token, this.clock());
       if (!claim.ok) {
-        release();
+        release?.();
         this.logger.info({ hub: hub.name, status: claim.status, reason: claim.reason }, 'upgrade refused');
         return rejectUpgrade(socket, claim.status, claim.reason);
       }
       connectionId = claim.connectionId;
     }
-    const gone = once(() => {
-      release();
+    early.release = () => {
+      release?.();
       if (token !== null) this.negotiations.release(token);
-    });
-    onSocketGone = gone;
+    };
     const identity = result.identity;
-    // The callback (and the socket's close listener, which shares its scope) must not hold the
-    // request: it would keep its headers and URL alive for as long as the connection lives.
+    // The callback must not hold the request: it would keep its headers and URL alive for as long
+    // as the connection lives.
     const remoteAddress = request.socket.remoteAddress ?? 'unknown';
     this.webSockets.handleUpgrade(request, socket, head, (webSocket) => {
-      adopted = true;
-      this.open(hub, connectionId, identity, remoteAddress, webSocket, gone);
+      socket.removeListener('close', onEarlyClose);
+      const connection: HubConnection<unknown> = new HubConnection(
+        connectionId,
+        hub.name,
+        identity,
+        remoteAddress,
+        webSocket,
+        this.options.maxBufferedBytes,
+        this.clock(),
+        this,
+        this.outbox,
+      );
+      connection.release = release;
+      connection.negotiationToken = token;
+      this.connections.add(connection);
     });
   }
 
-  private open(
-    hub: AnyHub,
-    connectionId: string,
-    identity: unknown,
-    remoteAddress: string,
-    webSocket: WebSocket,
-    onGone: () => void,
-  ): void {
-    const connection: HubConnection<unknown> = new HubConnection(
-      connectionId,
-      hub.name,
-      identity,
-      remoteAddress,
-      webSocket,
-      this.options.maxBufferedBytes,
-      this.clock(),
-      () =>
-        this.closeConnection(connection, CloseReason.SlowConsumer, 'Client is too slow to receive messages.'),
-      this.outbox,
-    );
-    this.connections.add(connection);
-    let handshakeBuffer: Buffer = EMPTY;
-    // Frames that arrive while the hub sets the connection up wait here, in order, up to one
-    // frame's worth of bytes.
-    let pending: Buffer[] | undefined;
-    let pendingBytes = 0;
-    webSocket.on('message', (data: RawData) => {
-      const frame = toBuffer(data);
-      connection.lastReceivedAt = this.clock();
-      if (frame.length > this.options.maxFrameBytes) {
+  /** For the connection's socket: one frame from its client. */
+  frameReceived(connection: HubConnection<unknown>, webSocket: WebSocket, data: RawData): void {
+    const frame = toBuffer(data);
+    connection.lastReceivedAt = this.clock();
+    if (frame.length > this.options.maxFrameBytes) {
+      this.closeConnection(
+        connection,
+        CloseReason.FrameTooLarge,
+        `Frame of ${frame.length} bytes exceeds the ${this.options.maxFrameBytes}-byte limit.`,
+      );
+      return;
+    }
+    if (connection.state === 'connected') {
+      this.onFrame(connection, frame);
+      return;
+    }
+    if (connection.state === 'closed') return;
+    // Frames that arrive while the hub sets the connection up wait, in order, up to one frame's
+    // worth of bytes.
+    if (connection.heldFrames) {
+      connection.heldBytes += frame.length;
+      if (connection.heldBytes > this.options.maxFrameBytes) {
         this.closeConnection(
           connection,
-          CloseReason.FrameTooLarge,
-          `Frame of ${frame.length} bytes exceeds the ${this.options.maxFrameBytes}-byte limit.`,
+          CloseReason.ProtocolViolation,
+          `More than ${this.options.maxFrameBytes} bytes arrived before the handshake was answered.`,
         );
         return;
       }
-      if (connection.state === 'connected') {
-        this.onFrame(connection, frame);
-        return;
+      connection.heldFrames.push(frame);
+      return;
+    }
+    const received = connection.handshakeBytes;
+    const handshake = received === undefined ? frame : Buffer.concat([received, frame]);
+    const remaining = this.readHandshake(connection, webSocket, handshake);
+    if (remaining === undefined) {
+      connection.handshakeBytes = handshake;
+      return;
+    }
+    connection.handshakeBytes = undefined;
+    connection.heldFrames = remaining.length > 0 ? [remaining] : [];
+    connection.heldBytes = remaining.length;
+    const hub = this.hubsByName.get(connection.hub)!;
+    void this.completeHandshake(hub, connection, webSocket).then(() => {
+      const held = connection.heldFrames ?? [];
+      connection.heldFrames = undefined;
+      connection.heldBytes = 0;
+      for (const queued of held) {
+        if (connection.state !== 'connected') break;
+        this.onFrame(connection, queued);
       }
-      if (connection.state === 'closed') return;
-      if (pending) {
-        pendingBytes += frame.length;
-        if (pendingBytes > this.options.maxFrameBytes) {
-          this.closeConnection(
-            connection,
-            CloseReason.ProtocolViolation,
-            `More than ${this.options.maxFrameBytes} bytes arrived before the handshake was answered.`,
-          );
-          return;
-        }
-        pending.push(frame);
-        return;
-      }
-      handshakeBuffer = handshakeBuffer.length === 0 ? frame : Buffer.concat([handshakeBuffer, frame]);
-      const remaining = this.readHandshake(connection, webSocket, handshakeBuffer);
-      if (remaining === undefined) return;
-      handshakeBuffer = EMPTY;
-      pending = remaining.length > 0 ? [remaining] : [];
-      pendingBytes = remaining.length;
-      void this.completeHandshake(hub, connection, webSocket).then(() => {
-        for (const queued of pending ?? []) {
-          if (connection.state !== 'connected') break;
-          this.onFrame(connection, queued);
-        }
-        pending = undefined;
-      });
     });
-    webSocket.on('close', (code: number) => {
-      this.connections.delete(connection);
-      // 1006: the socket ended without a WebSocket Close (a network drop, a killed client, or
-      // the ws layer cutting off a client with more than 60 pings waiting for their pongs).
-      connection.markClosed(code === 1006 ? CloseReason.ConnectionLost : CloseReason.ClientClosed);
-      const reason = connection.closeReason ?? CloseReason.ClientClosed;
-      this.closes.set(reason, (this.closes.get(reason) ?? 0) + 1);
-      onGone();
-      // The hub hears of the close only after its own setup finished, so it never sees a
-      // disconnect before the connect it belongs to.
-      void connection.setup?.then(
-        () => hub.onDisconnected(connection),
-        () => undefined,
-      );
-      this.logger.debug(
-        { connectionId: connection.id, hub: hub.name, reason: connection.closeReason },
-        'connection closed',
-      );
-    });
-    webSocket.on('error', (error) => {
-      this.logger.debug({ err: error, connectionId: connection.id }, 'socket error');
-      connection.markClosed(CloseReason.TransportError);
-    });
+  }
+
+  /** For the connection's socket: it closed with this WebSocket close code. */
+  socketClosed(connection: HubConnection<unknown>, code: number): void {
+    this.connections.delete(connection);
+    // 1006: the socket ended without a WebSocket Close (a network drop, a killed client, or
+    // the ws layer cutting off a client with more than 60 pings waiting for their pongs).
+    connection.markClosed(code === 1006 ? CloseReason.ConnectionLost : CloseReason.ClientClosed);
+    connection.socketClosed(code);
+    const reason = connection.closeReason ?? CloseReason.ClientClosed;
+    this.closes.set(reason, (this.closes.get(reason) ?? 0) + 1);
+    const release = connection.release;
+    connection.release = undefined;
+    release?.();
+    if (connection.negotiationToken !== null) {
+      this.negotiations.release(connection.negotiationToken);
+      connection.negotiationToken = null;
+    }
+    // The hub hears of the close only after its own setup finished, so it never sees a
+    // disconnect before the connect it belongs to.
+    const hub = this.hubsByName.get(connection.hub)!;
+    void connection.setup?.then(
+      () => hub.onDisconnected(connection),
+      () => undefined,
+    );
+    this.logger.debug(
+      { connectionId: connection.id, hub: hub.name, reason: connection.closeReason },
+      'connection closed',
+    );
+  }
+
+  /** For the connection's socket: a transport error (the close follows). */
+  socketFailed(connection: HubConnection<unknown>, error: Error): void {
+    this.logger.debug({ err: error, connectionId: connection.id }, 'socket error');
+    connection.markClosed(CloseReason.TransportError);
+  }
+
+  /** For the connection: its client cannot keep up. */
+  slowConsumer(connection: HubConnection<unknown>): void {
+    this.closeConnection(connection, CloseReason.SlowConsumer, 'Client is too slow to receive messages.');
   }
 
   /**
@@ -497,20 +510,21 @@ export class SignalRServer {
         connection.lastPeriodicAt = now;
         connection.sendMessage({ type: MessageType.Invocation, target: periodic.target, arguments: [] }, now);
       } else if (now - connection.lastSentAt >= this.options.keepAliveIntervalMs) {
-        connection.sendMessage({ type: MessageType.Ping }, now);
+        const protocol = connection.protocol!;
+        let ping = this.pings.get(protocol);
+        if (ping === undefined) {
+          ping = protocol.writeMessage({ type: MessageType.Ping });
+          this.pings.set(protocol, ping);
+        }
+        connection.sendEncoded(ping, now);
       }
     }
   }
 }
 
-/** Wraps a callback so that it runs at most once. */
-function once(callback: (() => void) | undefined): () => void {
-  let called = false;
-  return () => {
-    if (called) return;
-    called = true;
-    callback?.();
-  };
+/** The error listener of every upgrading socket (shared: no closure per socket). */
+function destroySocket(this: Duplex): void {
+  this.destroy();
 }
 
 function toBuffer(data: RawData): Buffer {
