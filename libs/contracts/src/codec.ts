@@ -33,7 +33,9 @@ export function encodeMessagePack(value: unknown): Buffer {
 
 export const eventCodec = {
   encode<T extends PushType>(event: HeraldEvent<T>): Buffer {
-    return packr.pack(event);
+    // An absent `recipients` is left out of the map, never written as nil or undefined.
+    const { recipients, ...rest } = event;
+    return packr.pack(recipients ? { ...rest, recipients } : rest);
   },
   /** Decodes and validates; throws ValidationError for anything that is not a valid event. */
   decode(bytes: Uint8Array): AnyHeraldEvent {

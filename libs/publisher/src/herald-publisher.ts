@@ -11,6 +11,7 @@ import {
   type NatsNames,
   normalizeContextId,
   normalizePayload,
+  normalizeRecipients,
   type PushPayloads,
   PushType,
   TRACEPARENT,
@@ -35,6 +36,12 @@ export interface PublishOptions {
   id?: string;
   /** W3C `traceparent` of the request that caused the event, to follow it through Herald's logs. */
   traceparent?: string;
+  /**
+   * Explicit recipients (a Herald extension, docs/routing.md): the event goes to these users'
+   * connections and devices instead of the targets of its type's rule; the payload is forwarded
+   * unchanged. 1 to 10,000 user ids; not allowed for AuthRequestResponse.
+   */
+  recipients?: { users: string[] };
 }
 
 export interface PublishReceipt {
@@ -93,12 +100,14 @@ export class HeraldPublisher {
     payload: PayloadInput<T>,
     options: PublishOptions = {},
   ): Promise<PublishReceipt> {
+    const recipients = normalizeRecipients(options.recipients, type, 'options.recipients');
     const event: HeraldEvent<T> = {
       id: options.id ?? randomUUID(),
       type,
       payload: normalizePayload(type, payload),
       contextId: normalizeContextId(options.contextId),
       acceptedAt: new Date(),
+      ...(recipients ? { recipients } : {}),
     };
     const traceHeaders = headers();
     traceHeaders.set(TRACEPARENT, nextTraceparent(options.traceparent));
