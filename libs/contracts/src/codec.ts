@@ -1,6 +1,6 @@
 import { Packr } from 'msgpackr';
 
-import { type AnyHeraldEvent, type HeraldEvent, validateEvent } from './event';
+import { type AnyHeraldEvent, type HeraldEvent, type UnknownTypeEvent, validateEvent } from './event';
 import { type Delivery, validateDelivery } from './delivery';
 import {
   type DevicePushJob,
@@ -32,7 +32,7 @@ export function encodeMessagePack(value: unknown): Buffer {
 }
 
 export const eventCodec = {
-  encode<T extends PushType>(event: HeraldEvent<T>): Buffer {
+  encode<T extends PushType>(event: HeraldEvent<T> | UnknownTypeEvent): Buffer {
     // An absent `recipients` is left out of the map, never written as nil or undefined.
     const { recipients, ...rest } = event;
     return packr.pack(recipients ? { ...rest, recipients } : rest);

@@ -3,14 +3,15 @@ import { randomUUID } from 'node:crypto';
 import { connect, headers, type JetStreamClient, type NatsConnection } from 'nats';
 
 import {
-  type HeraldEvent,
+  type AnyHeraldEvent,
+  assertPushType,
   eventCodec,
   natsNames,
   natsServersAndCredentials,
   nextTraceparent,
   type NatsNames,
   normalizeContextId,
-  normalizePayload,
+  normalizeAnyPayload,
   normalizeRecipients,
   type PushPayloads,
   PushType,
@@ -94,28 +95,48 @@ export class HeraldPublisher {
     return new HeraldPublisher(connection, jetstream, names, options.connection === undefined);
   }
 
-  /** Publishes one event of any type. Throws ValidationError (nothing published) for a bad payload. */
+  /**
+   * Publishes one event of any type. A type Herald knows (0-27) has its payload checked and typed;
+   * any other type up to 255 is forwarded as given and routed by its `UserId`, else its
+   * `OrganizationId` (docs/routing.md). Throws ValidationError (nothing published) for a bad payload.
+   */
   async publish<T extends PushType>(
     type: T,
     payload: PayloadInput<T>,
+    options?: PublishOptions,
+  ): Promise<PublishReceipt>;
+  async publish(
+    type: number,
+    payload: Record<string, unknown>,
+    options?: PublishOptions,
+  ): Promise<PublishReceipt>;
+  async publish(
+    type: number,
+    payload: Record<string, unknown>,
     options: PublishOptions = {},
   ): Promise<PublishReceipt> {
-    const recipients = normalizeRecipients(options.recipients, type, 'options.recipients');
-    const event: HeraldEvent<T> = {
+    const pushType = assertPushType(type);
+    const recipients = normalizeRecipients(options.recipients, pushType, 'options.recipients');
+    // normalizeAnyPayload checked the payload against the schema of this very type.
+    const event = {
       id: options.id ?? randomUUID(),
-      type,
-      payload: normalizePayload(type, payload),
+      type: pushType,
+      payload: normalizeAnyPayload(pushType, payload),
       contextId: normalizeContextId(options.contextId),
       acceptedAt: new Date(),
       ...(recipients ? { recipients } : {}),
-    };
+    } as AnyHeraldEvent;
     const traceHeaders = headers();
     traceHeaders.set(TRACEPARENT, nextTraceparent(options.traceparent));
-    const ack = await this.jetstream.publish(this.names.subjects.event(type), eventCodec.encode(event), {
-      msgID: event.id,
-      headers: traceHeaders,
-      expect: { streamName: this.names.streams.events },
-    });
+    const ack = await this.jetstream.publish(
+      this.names.subjects.event(event.type),
+      eventCodec.encode(event),
+      {
+        msgID: event.id,
+        headers: traceHeaders,
+        expect: { streamName: this.names.streams.events },
+      },
+    );
     return { id: event.id, sequence: ack.seq, duplicate: ack.duplicate };
   }
 
