@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 
 /**
  * What a server process used, read from /proc the same way for every server under test. Read
@@ -51,4 +51,60 @@ export class CpuMeter {
     const cpu = await cpuMilliseconds(this.pid);
     return { cpuMs: cpu - this.startMs, wallMs: performance.now() - this.startedAt };
   }
+}
+
+/** Processes with one role in a run (a gateway, the load processes…), whose CPU is counted together. */
+export interface ProcessGroup {
+  role: string;
+  pids: number[];
+}
+
+/** One role's share of the machine over a window. */
+export interface ProcessCpu {
+  role: string;
+  cpuMs: number;
+  /** CPU time over wall-clock time, in % of one core (200 % is both cores of a 2-core machine). */
+  percentOfCore: number;
+}
+
+/** The local NATS server's processes (`nats-server`), if it runs on this machine: its CPU is part of the story. */
+export async function natsServerPids(): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const name = await readFile(`/proc/${entry}/comm`, 'utf8').catch(() => '');
+    if (name.trim() === 'nats-server') pids.push(Number(entry));
+  }
+  return pids;
+}
+
+/** CPU time of several process groups over one window: where the machine's cores went. */
+export class CpuBreakdown {
+  private constructor(
+    private readonly groups: ProcessGroup[],
+    private readonly startMs: number[],
+    private readonly startedAt: number,
+  ) {}
+
+  static async start(groups: ProcessGroup[]): Promise<CpuBreakdown> {
+    return new CpuBreakdown(groups, await Promise.all(groups.map(groupCpu)), performance.now());
+  }
+
+  async read(): Promise<{ wallMs: number; processes: ProcessCpu[] }> {
+    const now = await Promise.all(this.groups.map(groupCpu));
+    const wallMs = performance.now() - this.startedAt;
+    return {
+      wallMs,
+      processes: this.groups.map((group, index) => {
+        const cpuMs = now[index]! - this.startMs[index]!;
+        return { role: group.role, cpuMs, percentOfCore: (cpuMs / wallMs) * 100 };
+      }),
+    };
+  }
+}
+
+/** A group's CPU time so far; a process that has exited counts for nothing more. */
+async function groupCpu(group: ProcessGroup): Promise<number> {
+  const each = await Promise.all(group.pids.map((pid) => cpuMilliseconds(pid).catch(() => 0)));
+  return each.reduce((sum, value) => sum + value, 0);
 }

@@ -1,0 +1,161 @@
+import { EVENT_PUBLISHERS, EventFeed, EVENTS_IN_FLIGHT } from '../feed/event-feed';
+import { type Feed, type Targets } from '../feed/feed';
+import { SEND_CONCURRENCY, SendFeed } from '../feed/send-feed';
+import { type Group, type Population } from '../population';
+import { grouped } from '../progress';
+import { type ProcessCpu } from '../report/process-usage';
+import { DISPATCHER_CONCURRENCY } from '../servers/servers';
+import { type ConnectFigures, type ServerSession } from '../session';
+import { type LatencyFigures, measureLatency, saturate } from './feeding';
+import { type Scenario } from './scenario';
+
+/** One way in: HeraldPublishers on NATS, or `/send` on the gateway. */
+export interface PipelinePath {
+  path: 'nats' | 'send';
+  /** What feeds it: publishers × acknowledgements pending, or HTTP requests in flight. */
+  inFlight: number;
+  seconds: number;
+  /** Events the EVENTS stream (or `/send`) accepted per second at saturation. */
+  eventsAcceptedPerSecond: number;
+  /** Messages the load connections received per second. */
+  deliveriesPerSecond: number;
+  /** `deliveriesPerSecond` over the connections each event reaches on average. */
+  eventsDeliveredPerSecond: number;
+  dispatcherCpuMicrosecondsPerEvent: number;
+  gatewayCpuMicrosecondsPerEvent: number;
+  /** Every process's CPU over the window, by role: where the cores went. */
+  processes: ProcessCpu[];
+  /** At half of this path's saturation; offered and received counted in client messages. */
+  latency: LatencyFigures;
+  eventsOfferedPerSecond: number;
+}
+
+export interface PipelineResult {
+  connect: ConnectFigures;
+  dispatcherConcurrency: number;
+  /** Connections one per-user event reaches on average (the users' devices). */
+  deliveriesPerEvent: number;
+  /** Client messages owed and not yet received, at most (closed loop). */
+  window: number;
+  nats: PipelinePath;
+  send: PipelinePath;
+}
+
+const CONNECT_CONCURRENCY = 64;
+/**
+ * Client messages owed at once: with ~1.5 per event, several thousand events between a publisher
+ * and the clients, so that the pipeline's own latency does not cap its rate.
+ */
+const WINDOW = 10_000;
+
+/** Every user in turn: each event reaches one or two connections, so the dispatcher, not fan-out, is the work. */
+class UserCycle implements Targets {
+  private position = 0;
+
+  constructor(private readonly users: Group[]) {}
+
+  next(): Group {
+    return this.users[this.position++ % this.users.length]!;
+  }
+}
+
+function durations(quick: boolean) {
+  return quick
+    ? { warmupMs: 2000, measureMs: 6000, latencyMs: 4000 }
+    : { warmupMs: 3000, measureMs: 20_000, latencyMs: 10_000 };
+}
+
+async function measurePath(
+  session: ServerSession,
+  feed: Feed,
+  path: PipelinePath['path'],
+  inFlight: number,
+  population: Population,
+  quick: boolean,
+): Promise<PipelinePath> {
+  const time = durations(quick);
+  const perEvent = population.everyone.members / population.users.length;
+  const label =
+    path === 'nats' ? `${EVENT_PUBLISHERS} NATS publishers` : `/send, ${SEND_CONCURRENCY} requests in flight`;
+  session.log(`${label}: saturating, ${grouped(WINDOW)} client messages in flight at most`);
+  const targets = new UserCycle(population.users);
+  const measured = await saturate(session, feed, targets, WINDOW, time, 'deliveries');
+  const cpu = (role: string) => measured.processes.find((process) => process.role === role)?.cpuMs ?? 0;
+  const accepted = Math.max(measured.accepted, 1);
+  const deliveriesPerSecond = measured.received / measured.seconds;
+  const figures = {
+    seconds: measured.seconds,
+    eventsAcceptedPerSecond: measured.accepted / measured.seconds,
+    deliveriesPerSecond,
+    eventsDeliveredPerSecond: deliveriesPerSecond / perEvent,
+    dispatcherCpuMicrosecondsPerEvent: (cpu('dispatcher') * 1000) / accepted,
+    gatewayCpuMicrosecondsPerEvent: (cpu(session.server.name) * 1000) / accepted,
+    processes: measured.processes,
+  };
+  session.log(
+    `${label}: ${grouped(figures.eventsAcceptedPerSecond)} events/s accepted, ` +
+      `${grouped(figures.eventsDeliveredPerSecond)} events/s (${grouped(deliveriesPerSecond)} messages/s) to clients; ` +
+      `dispatcher ${figures.dispatcherCpuMicrosecondsPerEvent.toFixed(1)} µs CPU per event`,
+  );
+  const offered = deliveriesPerSecond / 2;
+  const latency = await measureLatency(
+    session,
+    feed,
+    targets,
+    'own',
+    offered,
+    time.latencyMs,
+    `half of saturation through ${label}`,
+  );
+  return {
+    path,
+    inFlight,
+    ...figures,
+    latency,
+    eventsOfferedPerSecond: offered / perEvent,
+  };
+}
+
+/**
+ * Events through one dispatcher process to clients: per-user events (each reaches the user's one
+ * or two connections) from `@herald/publisher`'s HeraldPublisher on NATS, then posted to the
+ * gateway's `/send`; each path saturated (closed loop), then fed at half of that for latency.
+ * Herald only: the baselines have no dispatcher, nothing to compare.
+ */
+export const pipeline: Scenario<PipelineResult> = {
+  name: 'pipeline',
+  feed:
+    `events (SyncCipherUpdate, each to one user) from ${EVENT_PUBLISHERS} HeraldPublishers on NATS, then posted to ` +
+    `\`/send\` (${SEND_CONCURRENCY} requests in flight), routed by one dispatcher ` +
+    `(HERALD_DISPATCHER_CONCURRENCY ${DISPATCHER_CONCURRENCY})`,
+  servers: () => ['herald'],
+  async run(open, context) {
+    const { population, options, issuer } = context;
+    const session = await open({ dispatcher: true });
+    const connect = await session.connectLoad(CONNECT_CONCURRENCY);
+    if (connect.connected < connect.attempted) throw new Error('herald: not every client connected');
+    const events = await EventFeed.connect(session.namespace);
+    let nats: PipelinePath;
+    try {
+      nats = await measurePath(session, events, 'nats', EVENTS_IN_FLIGHT, population, options.quick);
+    } finally {
+      await events.close();
+    }
+    const posts = new SendFeed(new URL(session.server.sendUrl!), await issuer.internalToken());
+    let send: PipelinePath;
+    try {
+      send = await measurePath(session, posts, 'send', SEND_CONCURRENCY, population, options.quick);
+    } finally {
+      await posts.close();
+    }
+    await session.probe();
+    return {
+      connect,
+      dispatcherConcurrency: DISPATCHER_CONCURRENCY,
+      deliveriesPerEvent: population.everyone.members / population.users.length,
+      window: WINDOW,
+      nats,
+      send,
+    };
+  },
+};
