@@ -135,7 +135,7 @@ export async function targetsTable(): Promise<string> {
     missing('`standalone` on `fanout` and `idle` (no target: figures only)', 'standalone');
   }
   return [
-    '| target (issue 14) | measured, Herald / baseline | |',
+    '| target (issue 14) | measured (a ratio: Herald / baseline, or two gateways / one) | |',
     '| --- | --- | --- |',
     ...rows.map((cells) => `| ${cells.join(' | ')} |`),
   ].join('\n');
