@@ -65,6 +65,8 @@ export interface ProcessCpu {
   cpuMs: number;
   /** CPU time over wall-clock time, in % of one core (200 % is both cores of a 2-core machine). */
   percentOfCore: number;
+  /** Write-family system calls over the window (`syscw`). */
+  writeCalls: number;
 }
 
 /** The local NATS server's processes (`nats-server`), if it runs on this machine: its CPU is part of the story. */
@@ -78,33 +80,51 @@ export async function natsServerPids(): Promise<number[]> {
   return pids;
 }
 
-/** CPU time of several process groups over one window: where the machine's cores went. */
+/** CPU time and write system calls of several process groups over one window: where the machine's cores went. */
 export class CpuBreakdown {
   private constructor(
     private readonly groups: ProcessGroup[],
-    private readonly startMs: number[],
+    private readonly start: GroupUsage[],
     private readonly startedAt: number,
   ) {}
 
   static async start(groups: ProcessGroup[]): Promise<CpuBreakdown> {
-    return new CpuBreakdown(groups, await Promise.all(groups.map(groupCpu)), performance.now());
+    return new CpuBreakdown(groups, await Promise.all(groups.map(groupUsage)), performance.now());
   }
 
   async read(): Promise<{ wallMs: number; processes: ProcessCpu[] }> {
-    const now = await Promise.all(this.groups.map(groupCpu));
+    const now = await Promise.all(this.groups.map(groupUsage));
     const wallMs = performance.now() - this.startedAt;
     return {
       wallMs,
       processes: this.groups.map((group, index) => {
-        const cpuMs = now[index]! - this.startMs[index]!;
-        return { role: group.role, cpuMs, percentOfCore: (cpuMs / wallMs) * 100 };
+        const cpuMs = now[index]!.cpuMs - this.start[index]!.cpuMs;
+        return {
+          role: group.role,
+          cpuMs,
+          percentOfCore: (cpuMs / wallMs) * 100,
+          writeCalls: now[index]!.writeCalls - this.start[index]!.writeCalls,
+        };
       }),
     };
   }
 }
 
-/** A group's CPU time so far; a process that has exited counts for nothing more. */
-async function groupCpu(group: ProcessGroup): Promise<number> {
-  const each = await Promise.all(group.pids.map((pid) => cpuMilliseconds(pid).catch(() => 0)));
-  return each.reduce((sum, value) => sum + value, 0);
+interface GroupUsage {
+  cpuMs: number;
+  writeCalls: number;
+}
+
+/** A group's CPU time and write calls so far; a process that has exited (or is not ours to read) counts 0. */
+async function groupUsage(group: ProcessGroup): Promise<GroupUsage> {
+  const each = await Promise.all(
+    group.pids.map(async (pid) => ({
+      cpuMs: await cpuMilliseconds(pid).catch(() => 0),
+      writeCalls: await writeSystemCalls(pid).catch(() => 0),
+    })),
+  );
+  return {
+    cpuMs: each.reduce((sum, usage) => sum + usage.cpuMs, 0),
+    writeCalls: each.reduce((sum, usage) => sum + usage.writeCalls, 0),
+  };
 }

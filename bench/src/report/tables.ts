@@ -5,7 +5,7 @@ import { type ScaleResult, type ScaleRun } from '../scenarios/scale';
 import { type ScenarioName } from '../scenarios/scenario';
 import { type StandaloneResult } from '../scenarios/standalone';
 import { type StormResult } from '../scenarios/storm';
-import { type ServerName } from '../servers/servers';
+import { DISPATCHER_CONCURRENCY, type ServerName } from '../servers/servers';
 
 /** One figure for every column (a server, or one configuration of Herald), and which way is better. */
 export interface Row {
@@ -197,6 +197,27 @@ function pipelineTable(result: PipelineResult | undefined): Table {
         'lower',
         1,
         (p) => p.dispatcherCpuMicrosecondsPerEvent,
+      ),
+      columnsRow(
+        paths,
+        `dispatcher ms per event, ${DISPATCHER_CONCURRENCY} in flight (CPU and waiting; with a backlog)`,
+        'lower',
+        1,
+        (p) => p.dispatcherMillisecondsPerEventInFlight,
+      ),
+      columnsRow(
+        paths,
+        'dispatcher backlog as the window closed, events',
+        'lower',
+        0,
+        (p) => p.dispatcherBacklog,
+      ),
+      columnsRow(
+        paths,
+        'dispatcher write system calls per event',
+        'lower',
+        2,
+        (p) => p.dispatcherWriteCallsPerEvent,
       ),
       columnsRow(paths, 'gateway CPU µs per event', 'lower', 1, (p) => p.gatewayCpuMicrosecondsPerEvent),
       columnsRow(paths, 'dispatcher CPU, % of a core', 'lower', 0, share('dispatcher')),

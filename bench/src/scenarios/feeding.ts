@@ -90,6 +90,7 @@ export interface SaturationWindow {
 /**
  * Saturates the server with a closed loop (`window` messages in flight at most): `warmupMs`, then
  * `measureMs` measured, with a progress line every 5 s; then waits for what is still owed.
+ * `atEnd` runs as the measured window closes, before the loop stops (e.g. to read a backlog).
  */
 export async function saturate(
   session: ServerSession,
@@ -97,7 +98,7 @@ export async function saturate(
   targets: Targets,
   window: number,
   time: { warmupMs: number; measureMs: number },
-  unit = 'deliveries',
+  atEnd: () => Promise<void> = () => Promise.resolve(),
 ): Promise<SaturationWindow> {
   const { pool, server } = session;
   const startedWith = pool.received;
@@ -116,7 +117,7 @@ export async function saturate(
       const seconds = (performance.now() - measuredFrom) / 1000;
       // The harness's own event-loop lag: a busy feeder must not be what limits the rate.
       session.log(
-        `saturation ${grouped((pool.received - receivedBefore) / seconds)} ${unit}/s so far ` +
+        `saturation ${grouped((pool.received - receivedBefore) / seconds)} deliveries/s so far ` +
           `(feeder event loop lag at most ${(lag.max / 1e6).toFixed(0)} ms)`,
       );
       lag.reset();
@@ -126,6 +127,7 @@ export async function saturate(
     const used = await cpu.read();
     const serverWrites = (await writeSystemCalls(server.pid)) - writesBefore;
     lag.disable();
+    await atEnd();
     const received = pool.received - receivedBefore;
     const accepted = feed.published - acceptedBefore;
     await loop.stop();

@@ -1,3 +1,8 @@
+import { connect } from 'nats';
+
+import { natsNames } from '@herald/contracts';
+import { TEST_NATS_URL } from '@herald/testing';
+
 import { EVENT_PUBLISHERS, EventFeed, EVENTS_IN_FLIGHT } from '../feed/event-feed';
 import { type Feed, type Targets } from '../feed/feed';
 import { SEND_CONCURRENCY, SendFeed } from '../feed/send-feed';
@@ -21,7 +26,22 @@ export interface PipelinePath {
   deliveriesPerSecond: number;
   /** `deliveriesPerSecond` over the connections each event reaches on average. */
   eventsDeliveredPerSecond: number;
+  /** This and the other per-event figures: per event delivered (routed by the dispatcher) in the window. */
   dispatcherCpuMicrosecondsPerEvent: number;
+  /**
+   * Events the dispatcher holds at once over the events it finishes per second (Little's law):
+   * how long each event of a saturated dispatcher takes, CPU and waiting for JetStream together.
+   * Far above the CPU per event, the dispatcher waits on acknowledgements, not on its core.
+   * Undefined when the dispatcher had no backlog (then it was not the bottleneck).
+   */
+  dispatcherMillisecondsPerEventInFlight: number | undefined;
+  /**
+   * Events stored and not yet acknowledged by the dispatcher as the window closed (its consumer's
+   * pending plus unacknowledged). Above its concurrency, it had its fill of work the whole time.
+   */
+  dispatcherBacklog: number;
+  /** The dispatcher's write system calls per event: each is a socket write to NATS. */
+  dispatcherWriteCallsPerEvent: number;
   gatewayCpuMicrosecondsPerEvent: number;
   /** Every process's CPU over the window, by role: where the cores went. */
   processes: ProcessCpu[];
@@ -43,10 +63,11 @@ export interface PipelineResult {
 
 const CONNECT_CONCURRENCY = 64;
 /**
- * Client messages owed at once: with ~1.5 per event, several thousand events between a publisher
- * and the clients, so that the pipeline's own latency does not cap its rate.
+ * Client messages owed at once: with 1.5 per event, 4,000 events between the publishers and the
+ * clients, so that the pipeline's own latency does not cap its rate, and a backlog that fills
+ * within the warm-up.
  */
-const WINDOW = 10_000;
+const WINDOW = 6000;
 
 /** Every user in turn: each event reaches one or two connections, so the dispatcher, not fan-out, is the work. */
 class UserCycle implements Targets {
@@ -59,10 +80,24 @@ class UserCycle implements Targets {
   }
 }
 
+/** The dispatcher consumer's events not yet acknowledged: waiting in EVENTS, or in its hands. */
+async function dispatcherBacklog(namespace: string): Promise<number> {
+  const connection = await connect({ servers: TEST_NATS_URL, name: 'herald-bench-backlog' });
+  try {
+    const names = natsNames(namespace);
+    const info = await (
+      await connection.jetstreamManager()
+    ).consumers.info(names.streams.events, names.consumers.dispatcher);
+    return info.num_pending + info.num_ack_pending;
+  } finally {
+    await connection.close();
+  }
+}
+
 function durations(quick: boolean) {
   return quick
     ? { warmupMs: 2000, measureMs: 6000, latencyMs: 4000 }
-    : { warmupMs: 3000, measureMs: 20_000, latencyMs: 10_000 };
+    : { warmupMs: 5000, measureMs: 20_000, latencyMs: 10_000 };
 }
 
 async function measurePath(
@@ -79,23 +114,36 @@ async function measurePath(
     path === 'nats' ? `${EVENT_PUBLISHERS} NATS publishers` : `/send, ${SEND_CONCURRENCY} requests in flight`;
   session.log(`${label}: saturating, ${grouped(WINDOW)} client messages in flight at most`);
   const targets = new UserCycle(population.users);
-  const measured = await saturate(session, feed, targets, WINDOW, time, 'deliveries');
-  const cpu = (role: string) => measured.processes.find((process) => process.role === role)?.cpuMs ?? 0;
-  const accepted = Math.max(measured.accepted, 1);
+  let backlog = 0;
+  const measured = await saturate(session, feed, targets, WINDOW, time, async () => {
+    backlog = await dispatcherBacklog(session.namespace);
+  });
+  const role = (name: string) => measured.processes.find((process) => process.role === name);
   const deliveriesPerSecond = measured.received / measured.seconds;
+  // Per event the dispatcher finished: at steady state what reaches the clients, whereas the
+  // accepted rate also counts a backlog building in EVENTS until the closed loop's window is full.
+  const routed = Math.max(measured.received / perEvent, 1);
   const figures = {
     seconds: measured.seconds,
     eventsAcceptedPerSecond: measured.accepted / measured.seconds,
     deliveriesPerSecond,
     eventsDeliveredPerSecond: deliveriesPerSecond / perEvent,
-    dispatcherCpuMicrosecondsPerEvent: (cpu('dispatcher') * 1000) / accepted,
-    gatewayCpuMicrosecondsPerEvent: (cpu(session.server.name) * 1000) / accepted,
+    dispatcherCpuMicrosecondsPerEvent: ((role('dispatcher')?.cpuMs ?? 0) * 1000) / routed,
+    dispatcherBacklog: backlog,
+    // Little's law holds for a dispatcher that always has its fill in flight: one with a backlog.
+    dispatcherMillisecondsPerEventInFlight:
+      backlog >= DISPATCHER_CONCURRENCY
+        ? (DISPATCHER_CONCURRENCY * 1000 * measured.seconds) / routed
+        : undefined,
+    dispatcherWriteCallsPerEvent: (role('dispatcher')?.writeCalls ?? 0) / routed,
+    gatewayCpuMicrosecondsPerEvent: ((role(session.server.name)?.cpuMs ?? 0) * 1000) / routed,
     processes: measured.processes,
   };
   session.log(
     `${label}: ${grouped(figures.eventsAcceptedPerSecond)} events/s accepted, ` +
       `${grouped(figures.eventsDeliveredPerSecond)} events/s (${grouped(deliveriesPerSecond)} messages/s) to clients; ` +
-      `dispatcher ${figures.dispatcherCpuMicrosecondsPerEvent.toFixed(1)} µs CPU per event`,
+      `dispatcher ${figures.dispatcherCpuMicrosecondsPerEvent.toFixed(1)} µs CPU per event, ` +
+      `${grouped(backlog)} events waiting as the window closed`,
   );
   const offered = deliveriesPerSecond / 2;
   const latency = await measureLatency(
