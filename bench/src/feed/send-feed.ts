@@ -8,6 +8,7 @@ import { type Feed, InFlight } from './feed';
 
 /** Requests in flight at once: a vault API's connection pool, kept alive between requests. */
 export const SEND_CONCURRENCY = 64;
+const REQUEST_TIMEOUT_MS = 30_000;
 
 /**
  * Events posted to a gateway's `/send` as a vault API posts them (Bitwarden's envelope, an
@@ -89,6 +90,10 @@ export class SendFeed implements Feed {
         },
       );
       outgoing.once('error', reject);
+      // A request that never gets an answer must fail the run, not hang it.
+      outgoing.setTimeout(REQUEST_TIMEOUT_MS, () =>
+        outgoing.destroy(new Error(`no answer from /send in ${REQUEST_TIMEOUT_MS / 1000} s`)),
+      );
       outgoing.end(body);
     }).finally(() => this.inFlight.release());
   }
