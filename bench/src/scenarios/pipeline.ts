@@ -1,4 +1,4 @@
-import { connect } from 'nats';
+import { connect as connectNats } from 'nats';
 
 import { natsNames } from '@herald/contracts';
 import { TEST_NATS_URL } from '@herald/testing';
@@ -82,7 +82,7 @@ class UserCycle implements Targets {
 
 /** The dispatcher consumer's events not yet acknowledged: waiting in EVENTS, or in its hands. */
 async function dispatcherBacklog(namespace: string): Promise<number> {
-  const connection = await connect({ servers: TEST_NATS_URL, name: 'herald-bench-backlog' });
+  const connection = await connectNats({ servers: TEST_NATS_URL, name: 'herald-bench-backlog' });
   try {
     const names = natsNames(namespace);
     const info = await (
