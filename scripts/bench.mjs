@@ -1,6 +1,6 @@
 // The benchmark harness (docs/benchmarks.md):
 //   npm run bench -- <fanout|idle|storm|pipeline|scale|standalone|all> [--clients N] [--quick]
-//                    [--servers herald,ws-floor,socketio,standalone]
+//                    [--servers herald,ws-floor,socketio,standalone] [--dispatcher-concurrency N]
 // Builds the gateway, the dispatcher, the single process and the harness quietly through Nx
 // (whatever changed since the last build; Nx's cache makes an unchanged build instant), then runs
 // dist/bench. Needs NATS with JetStream on

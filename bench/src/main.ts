@@ -20,7 +20,12 @@ import { scale } from './scenarios/scale';
 import { type Scenario, SCENARIO_NAMES, type ScenarioName } from './scenarios/scenario';
 import { standalone } from './scenarios/standalone';
 import { storm } from './scenarios/storm';
-import { DEFAULT_SERVERS, SERVER_NAMES, type ServerName } from './servers/servers';
+import {
+  DEFAULT_DISPATCHER_CONCURRENCY,
+  DEFAULT_SERVERS,
+  SERVER_NAMES,
+  type ServerName,
+} from './servers/servers';
 import { type BenchContext, type BenchOptions, type OpenSession, ServerSession } from './session';
 import { Teardown } from './teardown';
 
@@ -36,7 +41,7 @@ const SCENARIOS: Record<ScenarioName, Scenario<unknown>> = {
 const MAX_CLIENTS = 19_000;
 const USAGE =
   `usage: npm run bench -- <${SCENARIO_NAMES.join('|')}|all> [--clients N] [--quick] ` +
-  '[--servers herald,ws-floor,socketio,standalone] [--load-processes N]';
+  '[--servers herald,ws-floor,socketio,standalone] [--load-processes N] [--dispatcher-concurrency N]';
 
 class UsageError extends Error {}
 
@@ -46,6 +51,7 @@ function parseArguments(argv: string[]): { scenarios: ScenarioName[]; options: B
   let quick = false;
   let servers: ServerName[] = [...DEFAULT_SERVERS];
   let loadProcesses = 4;
+  let dispatcherConcurrency = DEFAULT_DISPATCHER_CONCURRENCY;
   for (let index = 0; index < argv.length; index += 1) {
     const argument = argv[index]!;
     const value = () => {
@@ -56,6 +62,7 @@ function parseArguments(argv: string[]): { scenarios: ScenarioName[]; options: B
     if (argument === '--clients') clients = Number(value());
     else if (argument === '--quick') quick = true;
     else if (argument === '--load-processes') loadProcesses = Number(value());
+    else if (argument === '--dispatcher-concurrency') dispatcherConcurrency = Number(value());
     else if (argument === '--servers') {
       servers = value().split(',') as ServerName[];
       const unknown = servers.filter((server) => !SERVER_NAMES.includes(server));
@@ -76,6 +83,9 @@ function parseArguments(argv: string[]): { scenarios: ScenarioName[]; options: B
   if (!Number.isInteger(loadProcesses) || loadProcesses < 1 || count / loadProcesses > MAX_CLIENTS) {
     throw new UsageError(`--load-processes must be at least 1 and ${count} / it at most ${MAX_CLIENTS}`);
   }
+  if (!Number.isInteger(dispatcherConcurrency) || dispatcherConcurrency < 1 || dispatcherConcurrency > 1024) {
+    throw new UsageError('--dispatcher-concurrency must be a whole number from 1 to 1024');
+  }
   return {
     scenarios: scenario === 'all' ? [...SCENARIO_NAMES] : [scenario as ScenarioName],
     options: {
@@ -83,6 +93,7 @@ function parseArguments(argv: string[]): { scenarios: ScenarioName[]; options: B
       quick,
       servers,
       loadProcesses,
+      dispatcherConcurrency,
       commandLine: ['npm run bench --', ...argv].join(' '),
     },
   };
@@ -147,7 +158,7 @@ async function runScenario(scenario: Scenario<unknown>, context: BenchContext): 
     quick: options.quick,
     loadProcesses: options.loadProcesses,
     realClients: population.real.length,
-    feed: scenario.feed ?? FEED_DESCRIPTION,
+    feed: scenario.feed?.(options) ?? FEED_DESCRIPTION,
     population: {
       users: population.users.length,
       organizations: population.organizations.length,

@@ -16,6 +16,8 @@ export interface BenchOptions {
   quick: boolean;
   servers: ServerName[];
   loadProcesses: number;
+  /** HERALD_DISPATCHER_CONCURRENCY of the dispatcher `pipeline` runs. */
+  dispatcherConcurrency: number;
   /** As typed, for the record. */
   commandLine: string;
 }
@@ -114,7 +116,7 @@ export class ServerSession {
         stops.push(teardown.add(() => server.stop()));
       }
       if (setup.dispatcher) {
-        const started = await startDispatcher(namespace);
+        const started = await startDispatcher(namespace, options.dispatcherConcurrency);
         dispatcher = started;
         stops.push(
           teardown.add(async () => {

@@ -5,7 +5,7 @@ import { type ScaleResult, type ScaleRun } from '../scenarios/scale';
 import { type ScenarioName } from '../scenarios/scenario';
 import { type StandaloneResult } from '../scenarios/standalone';
 import { type StormResult } from '../scenarios/storm';
-import { DISPATCHER_CONCURRENCY, type ServerName } from '../servers/servers';
+import { type ServerName } from '../servers/servers';
 
 /** One figure for every column (a server, or one configuration of Herald), and which way is better. */
 export interface Row {
@@ -200,7 +200,7 @@ function pipelineTable(result: PipelineResult | undefined): Table {
       ),
       columnsRow(
         paths,
-        `dispatcher ms per event, ${DISPATCHER_CONCURRENCY} in flight (CPU and waiting; with a backlog)`,
+        `dispatcher ms per event, ${result?.dispatcherConcurrency ?? '…'} in flight (CPU and waiting; with a backlog)`,
         'lower',
         1,
         (p) => p.dispatcherMillisecondsPerEventInFlight,

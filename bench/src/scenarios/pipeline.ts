@@ -6,11 +6,10 @@ import { TEST_NATS_URL } from '@herald/testing';
 import { EVENT_PUBLISHERS, EventFeed, EVENTS_IN_FLIGHT } from '../feed/event-feed';
 import { type Feed, type Targets } from '../feed/feed';
 import { SEND_CONCURRENCY, SendFeed } from '../feed/send-feed';
-import { type Group, type Population } from '../population';
+import { type Group } from '../population';
 import { grouped } from '../progress';
 import { type ProcessCpu } from '../report/process-usage';
-import { DISPATCHER_CONCURRENCY } from '../servers/servers';
-import { type ConnectFigures, type ServerSession } from '../session';
+import { type BenchContext, type ConnectFigures, type ServerSession } from '../session';
 import { type LatencyFigures, measureLatency, saturate } from './feeding';
 import { type Scenario } from './scenario';
 
@@ -31,7 +30,8 @@ export interface PipelinePath {
   /**
    * Events the dispatcher holds at once over the events it finishes per second (Little's law):
    * how long each event of a saturated dispatcher takes, CPU and waiting for JetStream together.
-   * Far above the CPU per event, the dispatcher waits on acknowledgements, not on its core.
+   * Far above the CPU per event, the dispatcher waits (for JetStream, its consumer's pulls, or a
+   * core on a busy machine) rather than computes.
    * Undefined when the dispatcher had no backlog (then it was not the bottleneck).
    */
   dispatcherMillisecondsPerEventInFlight: number | undefined;
@@ -105,9 +105,11 @@ async function measurePath(
   feed: Feed,
   path: PipelinePath['path'],
   inFlight: number,
-  population: Population,
-  quick: boolean,
+  context: BenchContext,
 ): Promise<PipelinePath> {
+  const { population, options } = context;
+  const quick = options.quick;
+  const concurrency = options.dispatcherConcurrency;
   const time = durations(quick);
   const perEvent = population.everyone.members / population.users.length;
   const label =
@@ -132,9 +134,7 @@ async function measurePath(
     dispatcherBacklog: backlog,
     // Little's law holds for a dispatcher that always has its fill in flight: one with a backlog.
     dispatcherMillisecondsPerEventInFlight:
-      backlog >= DISPATCHER_CONCURRENCY
-        ? (DISPATCHER_CONCURRENCY * 1000 * measured.seconds) / routed
-        : undefined,
+      backlog >= concurrency ? (concurrency * 1000 * measured.seconds) / routed : undefined,
     dispatcherWriteCallsPerEvent: (role('dispatcher')?.writeCalls ?? 0) / routed,
     gatewayCpuMicrosecondsPerEvent: ((role(session.server.name)?.cpuMs ?? 0) * 1000) / routed,
     processes: measured.processes,
@@ -172,10 +172,10 @@ async function measurePath(
  */
 export const pipeline: Scenario<PipelineResult> = {
   name: 'pipeline',
-  feed:
+  feed: (options) =>
     `events (SyncCipherUpdate, each to one user) from ${EVENT_PUBLISHERS} HeraldPublishers on NATS, then posted to ` +
     `\`/send\` (${SEND_CONCURRENCY} requests in flight), routed by one dispatcher ` +
-    `(HERALD_DISPATCHER_CONCURRENCY ${DISPATCHER_CONCURRENCY})`,
+    `(HERALD_DISPATCHER_CONCURRENCY ${options.dispatcherConcurrency})`,
   servers: () => ['herald'],
   async run(open, context) {
     const { population, options, issuer } = context;
@@ -185,21 +185,21 @@ export const pipeline: Scenario<PipelineResult> = {
     const events = await EventFeed.connect(session.namespace);
     let nats: PipelinePath;
     try {
-      nats = await measurePath(session, events, 'nats', EVENTS_IN_FLIGHT, population, options.quick);
+      nats = await measurePath(session, events, 'nats', EVENTS_IN_FLIGHT, context);
     } finally {
       await events.close();
     }
     const posts = new SendFeed(new URL(session.server.sendUrl!), await issuer.internalToken());
     let send: PipelinePath;
     try {
-      send = await measurePath(session, posts, 'send', SEND_CONCURRENCY, population, options.quick);
+      send = await measurePath(session, posts, 'send', SEND_CONCURRENCY, context);
     } finally {
       await posts.close();
     }
     await session.probe();
     return {
       connect,
-      dispatcherConcurrency: DISPATCHER_CONCURRENCY,
+      dispatcherConcurrency: options.dispatcherConcurrency,
       deliveriesPerEvent: population.everyone.members / population.users.length,
       window: WINDOW,
       nats,

@@ -1,5 +1,5 @@
 import { type ServerName } from '../servers/servers';
-import { type BenchContext, type OpenSession } from '../session';
+import { type BenchContext, type BenchOptions, type OpenSession } from '../session';
 
 export const SCENARIO_NAMES = ['fanout', 'idle', 'storm', 'pipeline', 'scale', 'standalone'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
@@ -12,7 +12,7 @@ export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 export interface Scenario<Result> {
   name: ScenarioName;
   /** How its notifications reach the server, for the record and the docs. */
-  feed?: string;
+  feed?(options: BenchOptions): string;
   /** The servers it runs on, given those `--servers` asked for (or the default three). */
   servers(requested: ServerName[]): ServerName[];
   run(

@@ -16,7 +16,8 @@ export interface StandaloneResult {
  */
 export const standalone: Scenario<StandaloneResult> = {
   name: 'standalone',
-  feed: `events posted to the single process's \`/send\` (SendFeed, ${SEND_CONCURRENCY} requests in flight), routed by its own dispatcher`,
+  feed: () =>
+    `events posted to the single process's \`/send\` (SendFeed, ${SEND_CONCURRENCY} requests in flight), routed by its own dispatcher`,
   servers: () => ['standalone'],
   async run(open, context) {
     const { quick } = context.options;

@@ -221,18 +221,21 @@ export async function startServer(name: ServerName, setup: ServerSetup): Promise
     : Baseline.start(name, setup);
 }
 
-/** Events a dispatcher routes at once: its default, set explicitly so that the record says what ran. */
-export const DISPATCHER_CONCURRENCY = 64;
+/** Events a dispatcher routes at once unless `--dispatcher-concurrency` says otherwise: its default. */
+export const DEFAULT_DISPATCHER_CONCURRENCY = 64;
 
-/** Herald's dispatcher (dist/dispatcher) on the same NATS namespace, as deployed: `pipeline` measures it. */
-export function startDispatcher(namespace: string): Promise<ServiceProcess> {
+/**
+ * Herald's dispatcher (dist/dispatcher) on the same NATS namespace, as deployed: `pipeline`
+ * measures it. Its concurrency is set explicitly, so that the record says what ran.
+ */
+export function startDispatcher(namespace: string, concurrency: number): Promise<ServiceProcess> {
   return ServiceProcess.start(
     'dispatcher',
     {
       HERALD_NATS_URL: TEST_NATS_URL,
       HERALD_NAMESPACE: namespace,
       HERALD_LOG_LEVEL: 'info',
-      HERALD_DISPATCHER_CONCURRENCY: String(DISPATCHER_CONCURRENCY),
+      HERALD_DISPATCHER_CONCURRENCY: String(concurrency),
     },
     90_000,
   );
