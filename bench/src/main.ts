@@ -2,7 +2,8 @@
  * The benchmark harness (issue 14): Herald's built gateway against a minimal `ws` server and a
  * Socket.IO server, same machine, clients and NATS deliveries; Herald's dispatcher, two gateways
  * and the single process on their own. `npm run bench -- <scenario|all> [--clients N] [--quick]
- * [--servers herald,ws-floor,socketio,standalone] [--load-processes N]`; see docs/benchmarks.md. Progress goes to stderr, the tables to stdout.
+ * [--servers herald,ws-floor,socketio,standalone] [--load-processes N] [--dispatcher-concurrency N]`;
+ * see docs/benchmarks.md. Progress goes to stderr, the tables to stdout.
  */
 import { connect } from 'nats';
 import { createClient } from 'redis';
