@@ -1,8 +1,9 @@
 /**
  * The benchmark harness (issue 14): Herald's built gateway against a minimal `ws` server and a
- * Socket.IO server, same machine, clients and NATS deliveries. `npm run bench -- <scenario|all>
- * [--clients N] [--quick] [--servers herald,ws-floor,socketio] [--load-processes N]`; see
- * docs/benchmarks.md. Progress goes to stderr, the tables to stdout.
+ * Socket.IO server, same machine, clients and NATS deliveries; Herald's dispatcher, two gateways
+ * and the single process on their own. `npm run bench -- <scenario|all> [--clients N] [--quick]
+ * [--servers herald,ws-floor,socketio,standalone] [--load-processes N] [--dispatcher-concurrency N]`;
+ * see docs/benchmarks.md. Progress goes to stderr, the tables to stdout.
  */
 import { connect } from 'nats';
 import { createClient } from 'redis';
@@ -12,25 +13,36 @@ import { deleteNamespace, TEST_NATS_URL, TestIssuer } from '@herald/testing';
 import { buildPopulation } from './population';
 import { grouped, progress } from './progress';
 import { FEED_DESCRIPTION, machine, type RunRecord, updateDocs, writeRecord } from './report/results';
-import { markdownTable, rowsOf } from './report/tables';
+import { markdownTable, tableOf } from './report/tables';
 import { fanout } from './scenarios/fanout';
 import { idle } from './scenarios/idle';
+import { pipeline } from './scenarios/pipeline';
+import { scale } from './scenarios/scale';
 import { type Scenario, SCENARIO_NAMES, type ScenarioName } from './scenarios/scenario';
+import { standalone } from './scenarios/standalone';
 import { storm } from './scenarios/storm';
-import { SERVER_NAMES, type ServerName } from './servers/servers';
-import { type BenchContext, type BenchOptions, ServerSession } from './session';
+import {
+  DEFAULT_DISPATCHER_CONCURRENCY,
+  DEFAULT_SERVERS,
+  SERVER_NAMES,
+  type ServerName,
+} from './servers/servers';
+import { type BenchContext, type BenchOptions, type OpenSession, ServerSession } from './session';
 import { Teardown } from './teardown';
 
 const SCENARIOS: Record<ScenarioName, Scenario<unknown>> = {
   fanout,
   idle,
   storm,
+  pipeline,
+  scale,
+  standalone,
 };
 /** A process may hold at most 20,000 open files: the server's share, with room for its own. */
 const MAX_CLIENTS = 19_000;
 const USAGE =
-  'usage: npm run bench -- <fanout|idle|storm|all> [--clients N] [--quick] ' +
-  '[--servers herald,ws-floor,socketio] [--load-processes N]';
+  `usage: npm run bench -- <${SCENARIO_NAMES.join('|')}|all> [--clients N] [--quick] ` +
+  '[--servers herald,ws-floor,socketio,standalone] [--load-processes N] [--dispatcher-concurrency N]';
 
 class UsageError extends Error {}
 
@@ -38,8 +50,9 @@ function parseArguments(argv: string[]): { scenarios: ScenarioName[]; options: B
   let scenario: string | undefined;
   let clients: number | undefined;
   let quick = false;
-  let servers: ServerName[] = [...SERVER_NAMES];
+  let servers: ServerName[] = [...DEFAULT_SERVERS];
   let loadProcesses = 4;
+  let dispatcherConcurrency = DEFAULT_DISPATCHER_CONCURRENCY;
   for (let index = 0; index < argv.length; index += 1) {
     const argument = argv[index]!;
     const value = () => {
@@ -50,6 +63,7 @@ function parseArguments(argv: string[]): { scenarios: ScenarioName[]; options: B
     if (argument === '--clients') clients = Number(value());
     else if (argument === '--quick') quick = true;
     else if (argument === '--load-processes') loadProcesses = Number(value());
+    else if (argument === '--dispatcher-concurrency') dispatcherConcurrency = Number(value());
     else if (argument === '--servers') {
       servers = value().split(',') as ServerName[];
       const unknown = servers.filter((server) => !SERVER_NAMES.includes(server));
@@ -70,6 +84,9 @@ function parseArguments(argv: string[]): { scenarios: ScenarioName[]; options: B
   if (!Number.isInteger(loadProcesses) || loadProcesses < 1 || count / loadProcesses > MAX_CLIENTS) {
     throw new UsageError(`--load-processes must be at least 1 and ${count} / it at most ${MAX_CLIENTS}`);
   }
+  if (!Number.isInteger(dispatcherConcurrency) || dispatcherConcurrency < 1 || dispatcherConcurrency > 1024) {
+    throw new UsageError('--dispatcher-concurrency must be a whole number from 1 to 1024');
+  }
   return {
     scenarios: scenario === 'all' ? [...SCENARIO_NAMES] : [scenario as ScenarioName],
     options: {
@@ -77,6 +94,7 @@ function parseArguments(argv: string[]): { scenarios: ScenarioName[]; options: B
       quick,
       servers,
       loadProcesses,
+      dispatcherConcurrency,
       commandLine: ['npm run bench --', ...argv].join(' '),
     },
   };
@@ -112,11 +130,18 @@ async function runScenario(scenario: Scenario<unknown>, context: BenchContext): 
   const startedAt = new Date().toISOString();
   const results: Partial<Record<ServerName, unknown>> = {};
   const failures: Partial<Record<ServerName, string>> = {};
-  for (const server of options.servers) {
+  const servers = scenario.servers(options.servers);
+  for (const server of servers) {
     let session: ServerSession | undefined;
+    // One session at a time: a scenario that opens another (scale, standalone) gets the last stopped.
+    const open: OpenSession = async (setup) => {
+      await session?.stop();
+      session = undefined;
+      session = await ServerSession.open(scenario.name, server, context, setup);
+      return session;
+    };
     try {
-      session = await ServerSession.open(scenario.name, server, context);
-      results[server] = await scenario.run(session, context, results);
+      results[server] = await scenario.run(open, context, results);
     } catch (error) {
       failures[server] = error instanceof Error ? error.message : String(error);
       progress(scenario.name, server, `FAILED: ${failures[server]}`);
@@ -134,7 +159,7 @@ async function runScenario(scenario: Scenario<unknown>, context: BenchContext): 
     quick: options.quick,
     loadProcesses: options.loadProcesses,
     realClients: population.real.length,
-    feed: FEED_DESCRIPTION,
+    feed: scenario.feed?.(options) ?? FEED_DESCRIPTION,
     population: {
       users: population.users.length,
       organizations: population.organizations.length,
@@ -147,11 +172,10 @@ async function runScenario(scenario: Scenario<unknown>, context: BenchContext): 
   // Only a full run that passed every check speaks for the project.
   const official = succeeded && !options.quick;
   const file = await writeRecord(record, official);
-  const rows = rowsOf(scenario.name, results, options.clients);
-  const measured = options.servers.filter((server) => results[server] !== undefined);
-  process.stdout.write(`\n## ${scenario.name}\n\n${markdownTable(rows, measured)}\n\nresults: ${file}\n`);
+  const table = tableOf(scenario.name, results, options.clients, servers);
+  process.stdout.write(`\n## ${scenario.name}\n\n${markdownTable(table)}\n\nresults: ${file}\n`);
   if (!succeeded) process.stdout.write(`FAILED: ${JSON.stringify(failures, null, 2)}\n`);
-  if (official) await updateDocs(record, rows, measured);
+  if (official) await updateDocs(record, table);
   return succeeded;
 }
 
@@ -182,7 +206,8 @@ async function main(): Promise<void> {
       'bench',
       '-',
       `${grouped(population.clients.length)} connections of ${grouped(population.users.length)} users in ` +
-        `${population.organizations.length} organizations; servers ${options.servers.join(', ')}` +
+        `${population.organizations.length} organizations; servers ` +
+        [...new Set(scenarios.flatMap((name) => SCENARIOS[name].servers(options.servers)))].join(', ') +
         (options.quick ? '; quick' : ''),
     );
     const context: BenchContext = { options, issuer, population, teardown, namespaces };

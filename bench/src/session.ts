@@ -1,11 +1,14 @@
-import { testNamespace, type TestIssuer } from '@herald/testing';
+import { type ServiceProcess, testNamespace, type TestIssuer } from '@herald/testing';
 
 import { DeliveryFeed } from './feed/delivery-feed';
+import { type Feed } from './feed/feed';
+import { SendFeed } from './feed/send-feed';
 import { LoadPool } from './load/load-pool';
 import { RealClients, type ReceivedVia } from './load/real-clients';
 import { type Group, type Population } from './population';
 import { grouped, progress, sleep } from './progress';
-import { type ServerName, startServer, type StartedServer } from './servers/servers';
+import { natsServerPids, type ProcessGroup } from './report/process-usage';
+import { type ServerName, startDispatcher, startServer, type StartedServer } from './servers/servers';
 import { type Teardown } from './teardown';
 
 export interface BenchOptions {
@@ -13,6 +16,8 @@ export interface BenchOptions {
   quick: boolean;
   servers: ServerName[];
   loadProcesses: number;
+  /** HERALD_DISPATCHER_CONCURRENCY of the dispatcher `pipeline` runs. */
+  dispatcherConcurrency: number;
   /** As typed, for the record. */
   commandLine: string;
 }
@@ -27,6 +32,17 @@ export interface BenchContext {
   namespaces: string[];
 }
 
+/** What runs around the server under test, beyond the defaults (one server, fed deliveries on NATS). */
+export interface SessionSetup {
+  /** Herald gateways on one namespace sharing the load connections (`scale`); 1 unless told. */
+  gateways?: number;
+  /** Herald's dispatcher beside the gateway (`pipeline`). */
+  dispatcher?: boolean;
+}
+
+/** Opens a session on the scenario's server; a scenario that opens another gets the first one stopped. */
+export type OpenSession = (setup?: SessionSetup) => Promise<ServerSession>;
+
 export interface ConnectFigures {
   attempted: number;
   connected: number;
@@ -40,6 +56,8 @@ export interface ConnectFigures {
 /**
  * One server under test for one scenario, with everything around it: a fresh namespace, the
  * feeder on it, the real clients, and the load processes holding the population's connections.
+ * The feed is deliveries on NATS (as the dispatcher publishes them), or for the single process,
+ * which has no NATS, events posted to its `/send`.
  */
 export class ServerSession {
   private closed = false;
@@ -47,8 +65,12 @@ export class ServerSession {
 
   private constructor(
     readonly scenario: string,
-    readonly server: StartedServer,
-    readonly feed: DeliveryFeed,
+    /** The NATS namespace of this session (unused by the single process, which has no NATS). */
+    readonly namespace: string,
+    /** The server under test; with several gateways, each of them (`server` is the first). */
+    readonly servers: StartedServer[],
+    readonly dispatcher: ServiceProcess | undefined,
+    readonly feed: Feed,
     readonly real: RealClients,
     readonly pool: LoadPool,
     readonly population: Population,
@@ -65,34 +87,101 @@ export class ServerSession {
     });
   }
 
-  static async open(scenario: string, name: ServerName, context: BenchContext): Promise<ServerSession> {
+  static async open(
+    scenario: string,
+    name: ServerName,
+    context: BenchContext,
+    setup: SessionSetup = {},
+  ): Promise<ServerSession> {
     const { population, options, teardown } = context;
     const log = (message: string) => progress(scenario, name, message);
     const namespace = testNamespace('bench');
     context.namespaces.push(namespace);
-    log(`starting (namespace ${namespace})`);
-    const server = await startServer(name, {
-      namespace,
-      publicKeyPem: context.issuer.publicKeyPem,
-      connections: population.clients.length + population.real.length,
-    });
-    const stopServer = teardown.add(() => server.stop());
-    let feed: DeliveryFeed | undefined;
+    const gateways = setup.gateways ?? 1;
+    if (gateways > 1 && name !== 'herald') throw new Error(`only Herald runs several gateways, not ${name}`);
+    log(`starting${gateways > 1 ? ` ${gateways} gateways` : ''} (namespace ${namespace})`);
+    const stops: (() => Promise<void>)[] = [];
+    const servers: StartedServer[] = [];
+    let dispatcher: ServiceProcess | undefined;
+    let feed: Feed | undefined;
     let real: RealClients | undefined;
     try {
-      feed = await DeliveryFeed.connect(namespace);
-      real = await RealClients.connect(server.wire, server.httpUrl, population.real, population.everyone.id);
-      const pool = await LoadPool.start(options.loadProcesses, server.wire, server.url, population.clients);
+      for (let index = 0; index < gateways; index += 1) {
+        const server = await startServer(name, {
+          namespace,
+          publicKeyPem: context.issuer.publicKeyPem,
+          connections: population.clients.length + population.real.length,
+        });
+        servers.push(server);
+        stops.push(teardown.add(() => server.stop()));
+      }
+      if (setup.dispatcher) {
+        const started = await startDispatcher(namespace, options.dispatcherConcurrency);
+        dispatcher = started;
+        stops.push(
+          teardown.add(async () => {
+            await started.stop();
+          }),
+        );
+      }
+      const first = servers[0]!;
+      feed =
+        name === 'standalone'
+          ? new SendFeed(new URL(first.sendUrl!), await context.issuer.internalToken())
+          : await DeliveryFeed.connect(namespace);
+      real = await RealClients.connect(first.wire, first.httpUrl, population.real, population.everyone.id);
+      const urls = servers.map((server) => server.url);
+      const pool = await LoadPool.start(options.loadProcesses, first.wire, urls, population.clients);
       log(
-        `up (pid ${server.pid}); ${options.loadProcesses} load processes, ${population.real.length} real clients`,
+        `up (pid ${servers.map((server) => server.pid).join(', ')}` +
+          `${dispatcher ? `, dispatcher ${dispatcher.pid}` : ''}); ` +
+          `${options.loadProcesses} load processes, ${population.real.length} real clients`,
       );
-      return new ServerSession(scenario, server, feed, real, pool, population, teardown, [stopServer]);
+      return new ServerSession(
+        scenario,
+        namespace,
+        servers,
+        dispatcher,
+        feed,
+        real,
+        pool,
+        population,
+        teardown,
+        stops.reverse(),
+      );
     } catch (error) {
       await real?.stop();
       await feed?.close();
-      await stopServer();
+      for (const stop of stops.reverse()) await stop();
       throw error;
     }
+  }
+
+  /** The server under test (the first gateway when there are several). */
+  get server(): StartedServer {
+    return this.servers[0]!;
+  }
+
+  /**
+   * Every process that works while the scenario runs, by role, to show where the machine's cores
+   * went: the server first (each gateway, in order), the dispatcher, the load processes, the real clients, the
+   * harness (which feeds) and the NATS server when it runs on this machine.
+   */
+  async processes(): Promise<ProcessGroup[]> {
+    const groups: ProcessGroup[] = this.servers.map((server, index) => ({
+      role: this.servers.length > 1 ? `${server.name} gateway ${index + 1}` : server.name,
+      pids: [server.pid],
+    }));
+    if (this.dispatcher) groups.push({ role: 'dispatcher', pids: [this.dispatcher.pid] });
+    groups.push(
+      { role: 'load processes', pids: this.pool.pids },
+      { role: 'real clients', pids: [this.real.pid] },
+      { role: 'harness (feeder)', pids: [process.pid] },
+    );
+    const nats = await natsServerPids();
+    if (nats.length > 0 && this.server.name !== 'standalone')
+      groups.push({ role: 'NATS server', pids: nats });
+    return groups;
   }
 
   log(message: string): void {

@@ -23,14 +23,15 @@ import {
 import { TEST_NATS_URL } from '@herald/testing';
 
 import { type Group } from '../population';
+import { type Feed } from './feed';
 
 /** Payload field with the feeder's send time (ms since the epoch, sub-millisecond): clients compute latency from it. */
 export const SENT_AT_FIELD = 'BenchSentAt';
 /** JetStream acknowledgements awaited at once: enough to keep NATS busy, few enough to bound memory. */
 const MAX_PENDING_ACKS = 512;
 /** The device that made every change: a GUID like any other, never one of the clients'. */
-const CONTEXT_ID = randomUUID();
-const COLLECTION_IDS = [randomUUID(), randomUUID(), randomUUID()];
+export const BENCH_CONTEXT_ID = randomUUID();
+export const BENCH_COLLECTION_IDS = [randomUUID(), randomUUID(), randomUUID()];
 
 /**
  * A SyncCipherUpdate as the dispatcher routes it (libs/dispatcher routing.ts): a personal item to
@@ -44,13 +45,13 @@ export function benchDelivery(group: Group, sequence: number): Delivery {
     method: HubMethod.ReceiveMessage,
     clientType: ClientType.All,
     message: {
-      ContextId: CONTEXT_ID,
+      ContextId: BENCH_CONTEXT_ID,
       Type: PushType.SyncCipherUpdate,
       Payload: {
         Id: randomUUID(),
         UserId: personal ? group.id : null,
         OrganizationId: personal ? null : group.id,
-        CollectionIds: personal ? null : COLLECTION_IDS,
+        CollectionIds: personal ? null : BENCH_COLLECTION_IDS,
         RevisionDate: new Date(),
         [SENT_AT_FIELD]: performance.timeOrigin + performance.now(),
       },
@@ -65,7 +66,7 @@ export function benchDelivery(group: Group, sequence: number): Delivery {
  * id, traceparent header, stored in DELIVERIES) with many acknowledgements awaited at once, so
  * that every server under test is fed the same NATS messages and the dispatcher is not measured.
  */
-export class DeliveryFeed {
+export class DeliveryFeed implements Feed {
   published = 0;
   failed = 0;
   private pending = 0;

@@ -29,7 +29,16 @@ export class LoadPool {
 
   private constructor(private readonly processes: LoadProcess[]) {}
 
-  static async start(count: number, wire: ClientWire, url: string, clients: LoadClient[]): Promise<LoadPool> {
+  /**
+   * Forks `count` load processes and gives each an even share of `clients`; with several `urls`
+   * (gateways sharing the load) the processes take them in turn, so each gateway gets its share.
+   */
+  static async start(
+    count: number,
+    wire: ClientWire,
+    urls: string[],
+    clients: LoadClient[],
+  ): Promise<LoadPool> {
     const script = join(__dirname, 'load-worker.js');
     const processes: LoadProcess[] = [];
     const pool = new LoadPool(processes);
@@ -48,7 +57,7 @@ export class LoadPool {
           worker.request({
             command: 'init',
             wire,
-            url,
+            url: urls[index % urls.length]!,
             clients: clients.slice(index * share, (index + 1) * share),
           }),
         ),

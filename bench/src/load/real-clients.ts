@@ -45,6 +45,10 @@ export class RealClients {
     return new RealClients(child, specs);
   }
 
+  get pid(): number {
+    return this.process.pid;
+  }
+
   /** What every client got so far, by group. */
   async counts(): Promise<Record<ReceivedVia, number>[]> {
     return (await this.process.request({ command: 'counts' })).counts;

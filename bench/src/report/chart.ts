@@ -1,9 +1,15 @@
-import { type ServerName } from '../servers/servers';
 import { type Row } from './tables';
 
-const COLORS: Record<ServerName, string> = { herald: '#175ddc', 'ws-floor': '#8a8f98', socketio: '#1f9d74' };
+const COLORS: Record<string, string> = {
+  herald: '#175ddc',
+  'ws-floor': '#8a8f98',
+  socketio: '#1f9d74',
+  standalone: '#6f42c1',
+};
+/** For the columns of Herald-only scenarios (configurations, ways in), in order. */
+const PALETTE = ['#175ddc', '#6f42c1', '#1f9d74', '#8a8f98'];
 const WIDTH = 720;
-const LABEL_WIDTH = 90;
+const LABEL_WIDTH = 130;
 const VALUE_WIDTH = 110;
 const BAR_HEIGHT = 18;
 const BAR_GAP = 6;
@@ -15,10 +21,11 @@ function escaped(text: string): string {
 }
 
 /**
- * Horizontal bars, one group per charted figure, one bar per server, each group scaled to its
- * own largest value (the figures have different units). Plain SVG, no fonts or scripts to load.
+ * Horizontal bars, one group per charted figure, one bar per column (server or configuration),
+ * each group scaled to its own largest value (the figures have different units). Plain SVG, no
+ * fonts or scripts to load.
  */
-export function barChart(title: string, rows: Row[], servers: ServerName[]): string {
+export function barChart(title: string, rows: Row[], servers: string[]): string {
   const charted = rows.filter((row) => row.charted);
   const groupHeight = TITLE_HEIGHT + servers.length * (BAR_HEIGHT + BAR_GAP) + GROUP_GAP;
   const height = 40 + charted.length * groupHeight;
@@ -47,8 +54,8 @@ export function barChart(title: string, rows: Row[], servers: ServerName[]): str
               maximumFractionDigits: row.digits,
             });
       parts.push(
-        `<text x="${LABEL_WIDTH - 6}" y="${y + 13}" text-anchor="end">${server}</text>`,
-        `<rect x="${LABEL_WIDTH}" y="${y}" width="${width.toFixed(1)}" height="${BAR_HEIGHT}" fill="${COLORS[server]}"/>`,
+        `<text x="${LABEL_WIDTH - 6}" y="${y + 13}" text-anchor="end">${escaped(server.replace(/`/g, ''))}</text>`,
+        `<rect x="${LABEL_WIDTH}" y="${y}" width="${width.toFixed(1)}" height="${BAR_HEIGHT}" fill="${COLORS[server] ?? PALETTE[index % PALETTE.length]}"/>`,
         `<text x="${(LABEL_WIDTH + width + 6).toFixed(1)}" y="${y + 13}">${shown}</text>`,
       );
     });

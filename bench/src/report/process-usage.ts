@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 
 /**
  * What a server process used, read from /proc the same way for every server under test. Read
@@ -51,4 +51,80 @@ export class CpuMeter {
     const cpu = await cpuMilliseconds(this.pid);
     return { cpuMs: cpu - this.startMs, wallMs: performance.now() - this.startedAt };
   }
+}
+
+/** Processes with one role in a run (a gateway, the load processes…), whose CPU is counted together. */
+export interface ProcessGroup {
+  role: string;
+  pids: number[];
+}
+
+/** One role's share of the machine over a window. */
+export interface ProcessCpu {
+  role: string;
+  cpuMs: number;
+  /** CPU time over wall-clock time, in % of one core (200 % is both cores of a 2-core machine). */
+  percentOfCore: number;
+  /** Write-family system calls over the window (`syscw`). */
+  writeCalls: number;
+}
+
+/** The local NATS server's processes (`nats-server`), if it runs on this machine: its CPU is part of the story. */
+export async function natsServerPids(): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const name = await readFile(`/proc/${entry}/comm`, 'utf8').catch(() => '');
+    if (name.trim() === 'nats-server') pids.push(Number(entry));
+  }
+  return pids;
+}
+
+/** CPU time and write system calls of several process groups over one window: where the machine's cores went. */
+export class CpuBreakdown {
+  private constructor(
+    private readonly groups: ProcessGroup[],
+    private readonly start: GroupUsage[],
+    private readonly startedAt: number,
+  ) {}
+
+  static async start(groups: ProcessGroup[]): Promise<CpuBreakdown> {
+    return new CpuBreakdown(groups, await Promise.all(groups.map(groupUsage)), performance.now());
+  }
+
+  async read(): Promise<{ wallMs: number; processes: ProcessCpu[] }> {
+    const now = await Promise.all(this.groups.map(groupUsage));
+    const wallMs = performance.now() - this.startedAt;
+    return {
+      wallMs,
+      processes: this.groups.map((group, index) => {
+        const cpuMs = now[index]!.cpuMs - this.start[index]!.cpuMs;
+        return {
+          role: group.role,
+          cpuMs,
+          percentOfCore: (cpuMs / wallMs) * 100,
+          writeCalls: now[index]!.writeCalls - this.start[index]!.writeCalls,
+        };
+      }),
+    };
+  }
+}
+
+interface GroupUsage {
+  cpuMs: number;
+  writeCalls: number;
+}
+
+/** A group's CPU time and write calls so far; a process that has exited (or is not ours to read) counts 0. */
+async function groupUsage(group: ProcessGroup): Promise<GroupUsage> {
+  const each = await Promise.all(
+    group.pids.map(async (pid) => ({
+      cpuMs: await cpuMilliseconds(pid).catch(() => 0),
+      writeCalls: await writeSystemCalls(pid).catch(() => 0),
+    })),
+  );
+  return {
+    cpuMs: each.reduce((sum, usage) => sum + usage.cpuMs, 0),
+    writeCalls: each.reduce((sum, usage) => sum + usage.writeCalls, 0),
+  };
 }

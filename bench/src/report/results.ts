@@ -7,7 +7,7 @@ import { WORKSPACE_ROOT } from '@herald/testing';
 import { type ScenarioName } from '../scenarios/scenario';
 import { type ServerName } from '../servers/servers';
 import { barChart } from './chart';
-import { markdownTable, type Row } from './tables';
+import { markdownTable, type Table } from './tables';
 import { targetsTable } from './targets';
 
 export interface Machine {
@@ -88,20 +88,21 @@ function describe(record: RunRecord): string {
  * targets section from every scenario's latest figures; the file is then
  * formatted with the repository's Prettier settings so that `npm run format:check` stays green.
  */
-export async function updateDocs(record: RunRecord, rows: Row[], servers: ServerName[]): Promise<void> {
+export async function updateDocs(record: RunRecord, table: Table): Promise<void> {
+  const columns = table.columns;
   await mkdir(CHARTS, { recursive: true });
   await writeFile(
     join(CHARTS, `${record.scenario}.svg`),
-    barChart(`Herald benchmark: ${record.scenario}`, rows, servers),
+    barChart(`Herald benchmark: ${record.scenario}`, table.rows, columns),
   );
   const section = [
     `<!-- bench:${record.scenario} -->`,
     '',
     describe(record),
     '',
-    markdownTable(rows, servers),
+    markdownTable(table),
     '',
-    `![${record.scenario}: ${servers.join(', ')}](benchmarks/${record.scenario}.svg)`,
+    `![${record.scenario}: ${columns.map((column) => column.replace(/`/g, '')).join(', ')}](benchmarks/${record.scenario}.svg)`,
     '',
     `<!-- /bench:${record.scenario} -->`,
   ].join('\n');

@@ -5,10 +5,13 @@ import { WORKSPACE_ROOT } from '@herald/testing';
 
 import { commonLatency, type FanoutResult } from '../scenarios/fanout';
 import { type IdleResult } from '../scenarios/idle';
+import { type PipelineResult } from '../scenarios/pipeline';
+import { type ScaleResult } from '../scenarios/scale';
+import { type StandaloneResult } from '../scenarios/standalone';
 import { type StormResult } from '../scenarios/storm';
 import { type RunRecord } from './results';
 
-type Servers<R> = { herald?: R; 'ws-floor'?: R; socketio?: R };
+type Servers<R> = { herald?: R; 'ws-floor'?: R; socketio?: R; standalone?: R };
 
 async function latest<R>(scenario: string): Promise<{ date: string; servers: Servers<R> } | undefined> {
   try {
@@ -90,15 +93,49 @@ export async function targetsTable(): Promise<string> {
   } else {
     missing('`storm`: reconnects none refused, ≥ 0.7× `ws-floor`', 'storm');
   }
-  for (const later of [
-    '`pipeline`: ≥ 20,000 events/s through one dispatcher',
-    '`scale`: two gateways ≥ 1.8× one',
-    '`standalone` on `fanout` and `idle`',
-  ]) {
-    rows.push([later, 'not in the harness yet', '']);
+  const pipeline = await latest<PipelineResult>('pipeline');
+  const p = pipeline?.servers.herald;
+  if (pipeline && p) {
+    const { nats, send } = p;
+    const events = (value: number) => Math.round(value).toLocaleString('en-US');
+    rows.push([
+      '`pipeline`: ≥ 20,000 events/s from NATS publishers through one dispatcher to clients, p99 stated',
+      `${events(nats.eventsDeliveredPerSecond)} events/s; p99 ${nats.latency.p99.toFixed(0)} ms at ` +
+        `${events(nats.eventsOfferedPerSecond)}/s; \`/send\`: ${events(send.eventsDeliveredPerSecond)} events/s, ` +
+        `p99 ${send.latency.p99.toFixed(0)} ms (${pipeline.date})`,
+      verdict(nats.eventsDeliveredPerSecond >= 20_000),
+    ]);
+  } else {
+    missing('`pipeline`: ≥ 20,000 events/s from NATS publishers through one dispatcher', 'pipeline');
+  }
+
+  const scale = await latest<ScaleResult>('scale');
+  const c = scale?.servers.herald;
+  if (scale && c) {
+    rows.push([
+      '`scale`: two gateways ≥ 1.8× one',
+      `${ratio(c.ratio)}: ${Math.round(c.two.deliveriesPerSecond).toLocaleString('en-US')} against ` +
+        `${Math.round(c.one.deliveriesPerSecond).toLocaleString('en-US')} deliveries/s (${scale.date})`,
+      verdict(c.ratio >= 1.8),
+    ]);
+  } else {
+    missing('`scale`: two gateways ≥ 1.8× one', 'scale');
+  }
+
+  const standalone = await latest<StandaloneResult>('standalone');
+  const a = standalone?.servers.standalone;
+  if (standalone && a) {
+    rows.push([
+      '`standalone` on `fanout` and `idle` (no target: figures only)',
+      `${Math.round(a.fanout.saturation.deliveriesPerSecond).toLocaleString('en-US')} deliveries/s, ` +
+        `${a.idle.residentKilobytesPerConnection.toFixed(1)} KB RSS per connection (${standalone.date})`,
+      '—',
+    ]);
+  } else {
+    missing('`standalone` on `fanout` and `idle` (no target: figures only)', 'standalone');
   }
   return [
-    '| target (issue 14) | measured, Herald / baseline | |',
+    '| target (issue 14) | measured (a ratio: Herald / baseline, or two gateways / one) | |',
     '| --- | --- | --- |',
     ...rows.map((cells) => `| ${cells.join(' | ')} |`),
   ].join('\n');

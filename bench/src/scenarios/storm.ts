@@ -28,7 +28,9 @@ async function connectionsDownTo(
 
 export const storm: Scenario<StormResult> = {
   name: 'storm',
-  async run(session, context) {
+  servers: (requested) => requested,
+  async run(open, context) {
+    const session = await open();
     const { server } = session;
     session.log('first connect: every client at once');
     const first = await session.connectLoad(0);

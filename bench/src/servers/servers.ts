@@ -1,4 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { ServiceProcess, TEST_NATS_URL } from '@herald/testing';
@@ -7,8 +9,13 @@ import { type ClientWire } from '../load/load-protocol';
 import { residentBytes } from '../report/process-usage';
 import { type BaselineMessage, type BaselineRequest } from './baseline-support';
 
-export const SERVER_NAMES = ['herald', 'ws-floor', 'socketio'] as const;
+export const SERVER_NAMES = ['herald', 'ws-floor', 'socketio', 'standalone'] as const;
 export type ServerName = (typeof SERVER_NAMES)[number];
+/**
+ * What `fanout`, `idle` and `storm` run on unless `--servers` says otherwise: Herald's gateway and
+ * the baselines. The single process (`standalone`) has a scenario of its own.
+ */
+export const DEFAULT_SERVERS: ServerName[] = ['herald', 'ws-floor', 'socketio'];
 
 /** A server under test, seen from the harness: where clients connect and what it uses. */
 export interface ServerUnderTest {
@@ -17,6 +24,8 @@ export interface ServerUnderTest {
   /** Base URL of the load generator's connections (the hub, or Socket.IO's root). */
   readonly url: string;
   readonly wire: ClientWire;
+  /** Herald's `/send` (an internal token), where a server has one. */
+  readonly sendUrl?: string;
   /** Open client connections, as the server counts them. */
   connections(): Promise<number>;
   residentBytes(): Promise<number>;
@@ -31,28 +40,49 @@ export interface ServerSetup {
   connections: number;
 }
 
-/** Herald's built gateway (dist/gateway), as deployed: its own process, NATS, verified ES256 tokens. */
-class HeraldGateway implements ServerUnderTest {
-  readonly name = 'herald';
+/**
+ * Herald as deployed: the built gateway (dist/gateway) on NATS, or the single process
+ * (dist/standalone: gateway, dispatcher, push worker and heartbeat in one process, its broker in
+ * memory, its device registry SQLite in a fresh data folder). Either verifies ES256 tokens.
+ */
+class HeraldService implements ServerUnderTest {
   readonly wire = 'signalr';
 
-  constructor(private readonly service: ServiceProcess) {}
+  private constructor(
+    readonly name: Extract<ServerName, 'herald' | 'standalone'>,
+    private readonly service: ServiceProcess,
+    private readonly dataDir?: string,
+  ) {}
 
-  static async start(setup: ServerSetup): Promise<HeraldGateway> {
-    const service = await ServiceProcess.start(
-      'gateway',
-      {
-        HERALD_NATS_URL: TEST_NATS_URL,
-        HERALD_NAMESPACE: setup.namespace,
-        HERALD_JWT_PUBLIC_KEY: setup.publicKeyPem,
-        // Every load connection comes from one of a few loopback addresses.
-        HERALD_CONNECTIONS_PER_IP: String(setup.connections + 1000),
-        // Production's level: debug would log every connection.
-        HERALD_LOG_LEVEL: 'info',
-      },
-      90_000,
-    );
-    return new HeraldGateway(service);
+  static async start(name: 'herald' | 'standalone', setup: ServerSetup): Promise<HeraldService> {
+    const common = {
+      HERALD_JWT_PUBLIC_KEY: setup.publicKeyPem,
+      // Every load connection comes from one of a few loopback addresses.
+      HERALD_CONNECTIONS_PER_IP: String(setup.connections + 1000),
+      // Production's level: debug would log every connection.
+      HERALD_LOG_LEVEL: 'info',
+    };
+    if (name === 'herald') {
+      const service = await ServiceProcess.start(
+        'gateway',
+        { ...common, HERALD_NATS_URL: TEST_NATS_URL, HERALD_NAMESPACE: setup.namespace },
+        90_000,
+      );
+      return new HeraldService(name, service);
+    }
+    // No HERALD_NATS_URL: the broker in memory; no HERALD_DATABASE_URL: SQLite in the data folder.
+    const dataDir = await mkdtemp(join(tmpdir(), 'herald-bench-'));
+    try {
+      const service = await ServiceProcess.start(
+        'standalone',
+        { ...common, HERALD_DATA_DIR: dataDir },
+        90_000,
+      );
+      return new HeraldService(name, service, dataDir);
+    } catch (error) {
+      await rm(dataDir, { recursive: true, force: true });
+      throw error;
+    }
   }
 
   get pid(): number {
@@ -66,6 +96,10 @@ class HeraldGateway implements ServerUnderTest {
   /** The base for `@microsoft/signalr`, which wants http(s). */
   get httpUrl(): string {
     return `${this.service.url}/hub`;
+  }
+
+  get sendUrl(): string {
+    return `${this.service.url}/send`;
   }
 
   connections(): Promise<number> {
@@ -82,6 +116,7 @@ class HeraldGateway implements ServerUnderTest {
 
   async stop(): Promise<void> {
     await this.service.stop();
+    if (this.dataDir) await rm(this.dataDir, { recursive: true, force: true });
   }
 }
 
@@ -91,7 +126,7 @@ class Baseline implements ServerUnderTest {
   private exited = false;
 
   private constructor(
-    readonly name: Exclude<ServerName, 'herald'>,
+    readonly name: Extract<ServerName, 'ws-floor' | 'socketio'>,
     private readonly child: ChildProcess,
     private readonly port: number,
   ) {
@@ -101,7 +136,10 @@ class Baseline implements ServerUnderTest {
     });
   }
 
-  static async start(name: Exclude<ServerName, 'herald'>, setup: ServerSetup): Promise<Baseline> {
+  static async start(
+    name: Extract<ServerName, 'ws-floor' | 'socketio'>,
+    setup: ServerSetup,
+  ): Promise<Baseline> {
     const child = fork(join(__dirname, `${name}.js`), [], {
       // As for Herald's services (ServiceProcess): e.g. `--cpu-prof --cpu-prof-dir=tmp/prof`.
       execArgv: (process.env['HERALD_TEST_NODE_ARGS'] ?? '').split(' ').filter(Boolean),
@@ -178,5 +216,27 @@ class Baseline implements ServerUnderTest {
 export type StartedServer = ServerUnderTest & { readonly httpUrl: string };
 
 export async function startServer(name: ServerName, setup: ServerSetup): Promise<StartedServer> {
-  return name === 'herald' ? HeraldGateway.start(setup) : Baseline.start(name, setup);
+  return name === 'herald' || name === 'standalone'
+    ? HeraldService.start(name, setup)
+    : Baseline.start(name, setup);
+}
+
+/** Events a dispatcher routes at once unless `--dispatcher-concurrency` says otherwise: its default. */
+export const DEFAULT_DISPATCHER_CONCURRENCY = 64;
+
+/**
+ * Herald's dispatcher (dist/dispatcher) on the same NATS namespace, as deployed: `pipeline`
+ * measures it. Its concurrency is set explicitly, so that the record says what ran.
+ */
+export function startDispatcher(namespace: string, concurrency: number): Promise<ServiceProcess> {
+  return ServiceProcess.start(
+    'dispatcher',
+    {
+      HERALD_NATS_URL: TEST_NATS_URL,
+      HERALD_NAMESPACE: namespace,
+      HERALD_LOG_LEVEL: 'info',
+      HERALD_DISPATCHER_CONCURRENCY: String(concurrency),
+    },
+    90_000,
+  );
 }
