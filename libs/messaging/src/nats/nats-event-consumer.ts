@@ -139,6 +139,8 @@ export class NatsStreamConsumer {
     }
     switch (outcome.kind) {
       case 'ack':
+        // The acks of every event finished in this turn leave in one socket write.
+        await this.client.nextTurn();
         message.ack();
         return;
       case 'retry':

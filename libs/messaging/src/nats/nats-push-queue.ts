@@ -15,6 +15,8 @@ export class NatsPushQueue implements PushQueue {
   constructor(private readonly client: NatsClient) {}
 
   async publishJob(job: PushJob, traceparent?: string): Promise<void> {
+    // With the deliveries routed in the same turn: one socket write for all of them.
+    await this.client.nextTurn();
     await this.client.jetstream.publish(this.client.names.subjects.pushJob, pushJobCodec.encode(job), {
       msgID: job.jobId,
       headers: traceHeaders(traceparent),

@@ -42,12 +42,22 @@ export function loggerOptions(service: string, level: string): LoggerOptions {
   };
 }
 
+/** Log bytes that may wait for stdout; a reader that stalls longer loses lines, never memory. */
+const MAX_PENDING_LOG_BYTES = 16 * 1024 * 1024;
+
 /**
  * One logger per process, written to stdout: structured JSON, or (format `pretty`) the same
- * records as short coloured lines, written synchronously so nothing is lost at exit.
+ * records as short coloured lines. JSON lines are written asynchronously: the lines logged while
+ * a write is under way leave together in the next one (a write per line costs more than the line
+ * under load), and what is pending is flushed at exit.
  */
 export function createLogger(service: string, level: string, format?: LogFormat): Logger {
-  if ((format ?? resolveLogFormat()) === 'json') return pino(loggerOptions(service, level));
+  if ((format ?? resolveLogFormat()) === 'json') {
+    return pino(
+      loggerOptions(service, level),
+      pino.destination({ dest: 1, sync: false, minLength: 0, maxLength: MAX_PENDING_LOG_BYTES }),
+    );
+  }
   return pino(
     loggerOptions(service, level),
     pretty({
