@@ -24,4 +24,15 @@ describe('trace context', () => {
       expect(traceIdOf(next)).toMatch(/^[0-9a-f]{32}$/);
     }
   });
+
+  it('never hands out the same ids twice, across many refills of its random pool', () => {
+    const spans = new Set<string>();
+    const traces = new Set<string>();
+    for (let index = 0; index < 3000; index += 1) {
+      spans.add(nextTraceparent(incoming).split('-')[2]!);
+      traces.add(traceIdOf(nextTraceparent())!);
+    }
+    expect(spans.size).toBe(3000);
+    expect(traces.size).toBe(3000);
+  });
 });
