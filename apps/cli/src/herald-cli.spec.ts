@@ -138,6 +138,7 @@ describe('herald', () => {
           deliveriesPerSecond: 3.25,
         },
         push: { fcm: { sent: 4, failed: 1 } },
+        bridges: [],
         deadLetters: { events: 2 },
       },
       now,
