@@ -1,4 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -95,6 +97,10 @@ describe('herald', () => {
     expect(parsePushType('syncvault')).toBe(PushType.SyncVault);
     expect(parsePushType('16')).toBe(PushType.AuthRequestResponse);
     expect(() => parsePushType('SyncEverything')).toThrow('unknown push type "SyncEverything"');
+    // Any number up to 255, known to Herald or not.
+    expect(parsePushType('28')).toBe(28);
+    expect(parsePushType('255')).toBe(255);
+    expect(() => parsePushType('256')).toThrow('a number from 0 to 255');
 
     const user = '6f4ff0a4-5f5f-4c4b-9a55-2f1d3c0e8b11';
     expect(buildPayload(PushType.SyncVault, { user }, {})).toEqual({
@@ -105,6 +111,52 @@ describe('herald', () => {
     expect(() => buildPayload(PushType.SyncVault, { org: user }, {})).toThrow(
       'SyncVault has no OrganizationId; its payload fields are UserId, Date',
     );
+    // An unknown type has no schema: the ids given, and --payload's fields as written.
+    expect(buildPayload(28, { user }, { approverInbox: true })).toEqual({
+      UserId: user,
+      approverInbox: true,
+    });
+  });
+
+  it('posts --recipient users as explicit recipients, and refuses one that is not a GUID', async () => {
+    const bodies: unknown[] = [];
+    const server = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        bodies.push(JSON.parse(Buffer.concat(chunks).toString()));
+        response.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const org = '1f0e4d2c-3b4a-4958-8a7b-6c5d4e3f2a10';
+      const [first, second] = [
+        '6F4FF0A4-5F5F-4C4B-9A55-2F1D3C0E8B11',
+        '0b1c2d3e-4f50-4a6b-8c7d-8e9fa0b1c2d3',
+      ];
+      const output = capture();
+      const args = ['publish', 'SyncCipherUpdate', '--org', org, '--recipient', first, '--recipient', second];
+      expect(await runCli([...args, '--url', url, '--token', 't'], output)).toBe(0);
+      expect(output.stdout).toContain('published SyncCipherUpdate');
+      expect(bodies).toEqual([
+        expect.objectContaining({
+          type: 0,
+          payload: expect.objectContaining({ OrganizationId: org }),
+          recipients: { users: [first.toLowerCase(), second] },
+        }),
+      ]);
+      const plain = capture();
+      expect(await runCli(['publish', '28', '--user', second, '--url', url, '--token', 't'], plain)).toBe(0);
+      expect(plain.stdout).toContain('published type 28');
+      expect(bodies[1]).toEqual({ type: 28, payload: { UserId: second }, contextId: null });
+    } finally {
+      server.close();
+    }
+    const wrong = capture();
+    expect(await runCli(['publish', 'SyncVault', '--recipient', 'nope'], wrong)).toBe(2);
+    expect(wrong.stderr).toContain('--recipient must be a GUID, got "nope"');
   });
 
   it('renders the cluster view as a table', () => {

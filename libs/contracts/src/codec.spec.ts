@@ -33,7 +33,7 @@ describe('eventCodec', () => {
   it('rejects garbage and invalid events with a ValidationError', () => {
     expect(() => eventCodec.decode(Buffer.from([0xc1]))).toThrow(ValidationError);
     expect(() => eventCodec.decode(Buffer.from('hello'))).toThrow(ValidationError);
-    expect(() => eventCodec.decode(encodeMessagePack({ ...event, type: 99 }))).toThrow(/unknown push type/);
+    expect(() => eventCodec.decode(encodeMessagePack({ ...event, type: 256 }))).toThrow(/invalid push type/);
     expect(() => eventCodec.decode(encodeMessagePack({ ...event, acceptedAt: 'now' }))).toThrow(/acceptedAt/);
     expect(() => eventCodec.decode(encodeMessagePack({ ...event, payload: { Id: 'x' } }))).toThrow(
       /payload.Id/,

@@ -1,6 +1,6 @@
 import { Packr } from 'msgpackr';
 
-import { type AnyHeraldEvent, type HeraldEvent, validateEvent } from './event';
+import { type AnyHeraldEvent, type HeraldEvent, type UnknownTypeEvent, validateEvent } from './event';
 import { type Delivery, validateDelivery } from './delivery';
 import {
   type DevicePushJob,
@@ -32,8 +32,10 @@ export function encodeMessagePack(value: unknown): Buffer {
 }
 
 export const eventCodec = {
-  encode<T extends PushType>(event: HeraldEvent<T>): Buffer {
-    return packr.pack(event);
+  encode<T extends PushType>(event: HeraldEvent<T> | UnknownTypeEvent): Buffer {
+    // An absent `recipients` is left out of the map, never written as nil or undefined.
+    const { recipients, ...rest } = event;
+    return packr.pack(recipients ? { ...rest, recipients } : rest);
   },
   /** Decodes and validates; throws ValidationError for anything that is not a valid event. */
   decode(bytes: Uint8Array): AnyHeraldEvent {

@@ -1,5 +1,5 @@
 import { type ClientType, isClientType } from './device-type';
-import { isPushType, type PushType } from './push-type';
+import { isPushType } from './push-type';
 import { ValidationError } from './validation.error';
 import { isPlainObject } from './validation';
 
@@ -18,7 +18,8 @@ export enum HubMethod {
 /** The one argument of every notification invocation. WIRE NAMES (PascalCase, read by clients). */
 export interface NotificationMessage {
   ContextId: string | null;
-  Type: PushType;
+  /** The PushType number, 0-255: a type Herald does not know reaches clients unchanged too. */
+  Type: number;
   Payload: Record<string, unknown>;
 }
 

@@ -1,7 +1,8 @@
 import { type PushPayloads } from './payloads';
-import { type PushType } from './push-type';
+import { isKnownPushType, type PushType } from './push-type';
+import { type EventRecipients, normalizeRecipients } from './recipients';
 import { ValidationError } from './validation.error';
-import { assertPushType, isPlainObject, normalizePayload } from './validation';
+import { assertPushType, isPlainObject, normalizeAnyPayload } from './validation';
 
 /**
  * One vault event as it is stored in the EVENTS stream. WIRE SHAPE: these keys are what every
@@ -16,14 +17,47 @@ export interface HeraldEvent<T extends PushType = PushType> {
   contextId: string | null;
   /** When Herald first accepted the event. */
   acceptedAt: Date;
+  /**
+   * Explicit recipients (a Herald extension): they replace the targets of the type's rule. Absent
+   * when not given, never an empty object; events stored before the extension have none.
+   */
+  recipients?: EventRecipients;
 }
 
-export type AnyHeraldEvent = { [T in PushType]: HeraldEvent<T> }[PushType];
+/**
+ * An event of a type Herald does not know (28-255, e.g. a type from a newer Bitwarden): the same
+ * keys, with the payload forwarded as given. It is routed by `UserId`, else `OrganizationId`.
+ */
+export interface UnknownTypeEvent extends Omit<HeraldEvent, 'type' | 'payload'> {
+  type: number;
+  payload: Record<string, unknown>;
+}
+
+export type KnownHeraldEvent = { [T in PushType]: HeraldEvent<T> }[PushType];
+
+export type AnyHeraldEvent = KnownHeraldEvent | UnknownTypeEvent;
+
+/** True for an event of a type Herald knows (0-27), whose payload is typed by its type. */
+export function isKnownEvent(event: AnyHeraldEvent): event is KnownHeraldEvent {
+  return isKnownPushType(event.type);
+}
 
 /** What `/send` carries, in any of Bitwarden's JSON dialects, once parsed: the payload typed by its type. */
-export type SendRequest = {
-  [T in PushType]: { type: T; payload: PushPayloads[T]; contextId: string | null };
-}[PushType];
+export type SendRequest =
+  | {
+      [T in PushType]: {
+        type: T;
+        payload: PushPayloads[T];
+        contextId: string | null;
+        recipients?: EventRecipients;
+      };
+    }[PushType]
+  | {
+      type: number;
+      payload: Record<string, unknown>;
+      contextId: string | null;
+      recipients?: EventRecipients;
+    };
 
 const MAX_CONTEXT_ID_LENGTH = 256;
 /** Longest event id `validateEvent` takes; an idempotency key becomes the event id. */
@@ -51,19 +85,23 @@ export function normalizeContextId(value: unknown, path = 'contextId'): string |
 }
 
 /**
- * Parses the vault API's `/send` envelope `{type, payload, contextId}`: camelCase with nulls,
- * PascalCase with nulls omitted, or mixed. Throws ValidationError naming the field at fault.
+ * Parses the vault API's `/send` envelope `{type, payload, contextId}`, plus Herald's optional
+ * `recipients: {users: [...]}`: camelCase with nulls, PascalCase with nulls omitted, or mixed.
+ * Throws ValidationError naming the field at fault.
  */
 export function parseSendRequest(body: unknown): SendRequest {
   if (!isPlainObject(body)) {
     throw new ValidationError('', 'the body must be a JSON object {type, payload, contextId}');
   }
   const type = assertPushType(readKey(body, 'type', 'type'));
-  const payload = normalizePayload(type, readKey(body, 'payload', 'payload'));
+  const payload = normalizeAnyPayload(type, readKey(body, 'payload', 'payload'));
   const contextId = normalizeContextId(readKey(body, 'contextid', 'contextId'));
+  const recipients = normalizeRecipients(readKey(body, 'recipients', 'recipients'), type);
   // normalizePayload checked `payload` against the schema of this very `type`; TypeScript cannot
   // correlate the two members of a union on its own.
-  return { type, payload, contextId } as SendRequest;
+  return (
+    recipients ? { type, payload, contextId, recipients } : { type, payload, contextId }
+  ) as SendRequest;
 }
 
 /**
@@ -90,7 +128,7 @@ export function validateEvent(value: unknown): AnyHeraldEvent {
   if (!isPlainObject(value)) {
     throw new ValidationError('', 'an event must be a map');
   }
-  const { id, type, payload, contextId, acceptedAt } = value;
+  const { id, type, payload, contextId, acceptedAt, recipients } = value;
   if (typeof id !== 'string' || id.length === 0 || id.length > MAX_EVENT_ID_LENGTH) {
     throw new ValidationError(
       'id',
@@ -101,11 +139,13 @@ export function validateEvent(value: unknown): AnyHeraldEvent {
     throw new ValidationError('acceptedAt', 'expected a timestamp');
   }
   const pushType = assertPushType(type);
-  return {
+  const event = {
     id,
     type: pushType,
-    payload: normalizePayload(pushType, payload),
+    payload: normalizeAnyPayload(pushType, payload),
     contextId: normalizeContextId(contextId),
     acceptedAt,
   } as AnyHeraldEvent;
+  const listed = normalizeRecipients(recipients, pushType);
+  return listed ? { ...event, recipients: listed } : event;
 }

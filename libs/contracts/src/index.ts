@@ -8,6 +8,7 @@ export * from './payload-schemas';
 export * from './payloads';
 export * from './push-job';
 export * from './push-type';
+export * from './recipients';
 export * from './validation';
 export * from './validation.error';
 export * from './trace-context';

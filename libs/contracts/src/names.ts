@@ -1,5 +1,3 @@
-import { type PushType } from './push-type';
-
 /** Namespaces become part of subjects, stream, consumer and bucket names. */
 const NAMESPACE = /^[A-Za-z0-9_-]{1,32}$/;
 /** A subject token must not contain separators or wildcards. */
@@ -48,7 +46,8 @@ export function natsNames(namespace: string) {
     },
     subjects: {
       eventsAll: `${ns}.events.>`,
-      event: (type: PushType) => `${ns}.events.${type}`,
+      /** `type` is any push type 0-255, known to Herald or not. */
+      event: (type: number) => `${ns}.events.${type}`,
       deliverAll: `${ns}.deliver.>`,
       deliver: (kind: DeliveryKind, id: string) => `${ns}.deliver.${kind}.${token(id)}`,
       pushAll: `${ns}.push.>`,

@@ -1,5 +1,5 @@
 import { type ClientType, isClientType } from './device-type';
-import { isPushType, type PushType } from './push-type';
+import { isPushType } from './push-type';
 import { isGuid, isPlainObject } from './validation';
 import { ValidationError } from './validation.error';
 
@@ -13,7 +13,8 @@ export interface PushJob {
   /** Also the `Nats-Msg-Id`: a redelivered event makes the same job, stored once. */
   jobId: string;
   eventId: string;
-  type: PushType;
+  /** The PushType number, 0-255 (known to Herald or not). */
+  type: number;
   payload: Record<string, unknown>;
   contextId: string | null;
   target: { kind: PushTargetKind; id: string };
@@ -37,7 +38,7 @@ export interface DevicePushJob {
   deviceId: string;
   /** The device's namespace: the relay installation that registered it; null (or absent) for the users' own. */
   installationId?: string | null;
-  type: PushType;
+  type: number;
   payload: Record<string, unknown>;
   contextId: string | null;
   acceptedAt: number;
@@ -48,7 +49,7 @@ export function validatePushJob(value: unknown): PushJob {
   const { jobId, eventId, type, payload, target, clientType, acceptedAt } = value;
   if (typeof jobId !== 'string' || typeof eventId !== 'string')
     throw new ValidationError('jobId', 'expected strings');
-  if (!isPushType(type)) throw new ValidationError('type', 'unknown push type');
+  if (!isPushType(type)) throw new ValidationError('type', 'expected a push type from 0 to 255');
   if (!isPlainObject(payload)) throw new ValidationError('payload', 'expected a map');
   if (
     !isPlainObject(target) ||
@@ -73,7 +74,7 @@ export function validateDevicePushJob(value: unknown): DevicePushJob {
   if (installationId !== undefined && installationId !== null && !isGuid(installationId)) {
     throw new ValidationError('installationId', 'expected a GUID or null');
   }
-  if (!isPushType(type)) throw new ValidationError('type', 'unknown push type');
+  if (!isPushType(type)) throw new ValidationError('type', 'expected a push type from 0 to 255');
   if (!isPlainObject(payload)) throw new ValidationError('payload', 'expected a map');
   return value as unknown as DevicePushJob;
 }

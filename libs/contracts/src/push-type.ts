@@ -33,10 +33,24 @@ export enum PushType {
   PremiumStatusChanged = 27,
 }
 
+/** The types Herald knows (has a payload schema and a routing rule for): 0 to 27. */
 export const PUSH_TYPES: readonly PushType[] = Object.values(PushType).filter(
   (value): value is PushType => typeof value === 'number',
 );
 
-export function isPushType(value: unknown): value is PushType {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 27;
+/**
+ * The largest type Herald takes. Bitwarden's branches add types above 27 that collide (28-30
+ * SyncReceive* on one, 28-29 RefreshApproverInbox/RefreshAccessRequest on another), so Herald
+ * forwards any type 0-255 it does not know, unchanged, rather than refusing it.
+ */
+export const MAX_PUSH_TYPE = 255;
+
+/** Any type Herald takes and forwards: an integer from 0 to 255, known to it or not. */
+export function isPushType(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_PUSH_TYPE;
+}
+
+/** A type Herald knows: its payload is checked against a schema and routed by its rule. */
+export function isKnownPushType(value: unknown): value is PushType {
+  return isPushType(value) && PushType[value] !== undefined;
 }

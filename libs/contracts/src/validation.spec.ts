@@ -72,13 +72,19 @@ describe('parseSendRequest', () => {
       type: 4,
       payload: { userId: USER_ID, date: '2024-05-01T10:11:12.5' },
     });
-    expect(request.type === PushType.SyncCiphers && request.payload.Date.toISOString()).toBe(
+    expect(((request.payload as Record<string, unknown>).Date as Date).toISOString()).toBe(
       '2024-05-01T10:11:12.500Z',
     );
   });
 
   it.each([
-    [{ type: 28, payload: {} }, 'type'],
+    [{ type: 256, payload: {} }, 'type'],
+    [{ type: -1, payload: {} }, 'type'],
+    [{ type: 28, payload: [] }, 'payload'],
+    [{ type: 28, payload: 'text' }, 'payload'],
+    [{ type: 28, payload: { userId: 'not-a-guid' } }, 'payload.userId'],
+    [{ type: 200, payload: { OrganizationId: 42 } }, 'payload.OrganizationId'],
+    [{ type: 28, payload: { userId: USER_ID, UserId: USER_ID } }, 'payload.UserId'],
     [{ type: '0', payload: {} }, 'type'],
     [{ type: 1.5, payload: {} }, 'type'],
     [{ payload: {} }, 'type'],
@@ -181,6 +187,56 @@ describe('payload bounds', () => {
     expect(rejectionOf(() => normalizePayload(PushType.SyncVault, payload)).path).toBe('payload');
     payload.extra.length = MAX_PAYLOAD_VALUES - 10;
     expect(() => parseSendRequest({ type: 5, payload })).not.toThrow();
+  });
+});
+
+describe('types Herald does not know (28-255)', () => {
+  it('keeps every key and value as given (no renaming, no date or GUID conversion)', () => {
+    const payload = {
+      userId: USER_ID.toUpperCase(),
+      Date: '2024-05-01T10:11:12Z',
+      approverInbox: { pending: [1, 2, 3], note: null },
+      count: 7,
+    };
+    const request = parseSendRequest({ type: 28, payload, contextId: 'device-1' });
+    expect(request).toEqual({ type: 28, payload, contextId: 'device-1' });
+    expect(Object.keys(request.payload)).toEqual(['userId', 'Date', 'approverInbox', 'count']);
+  });
+
+  it('accepts 255, and a payload naming nobody (the dispatcher dead-letters it)', () => {
+    expect(parseSendRequest({ type: 255, payload: { anything: 'x' } }).type).toBe(255);
+    expect(parseSendRequest({ type: 29, payload: {} }).payload).toEqual({});
+  });
+
+  it('bounds the payload as for known types', () => {
+    let deep: unknown[] = [];
+    for (let level = 3; level <= MAX_PAYLOAD_DEPTH + 1; level += 1) deep = [deep];
+    const tooDeep = rejectionOf(() => parseSendRequest({ type: 30, payload: { extra: deep } }));
+    expect(tooDeep.message).toBe(`payload.extra: nested more than ${MAX_PAYLOAD_DEPTH} levels deep`);
+    const tooMany = { extra: new Array<number>(MAX_PAYLOAD_VALUES).fill(1) };
+    expect(rejectionOf(() => parseSendRequest({ type: 30, payload: tooMany })).message).toBe(
+      `payload: holds more than ${MAX_PAYLOAD_VALUES} values`,
+    );
+  });
+
+  it('survives the event codec unchanged', () => {
+    const request = parseSendRequest({ type: 28, payload: { UserId: USER_ID, extra: { a: [1, 'b'] } } });
+    const event = { id: 'e-28', ...request, acceptedAt: new Date(1_000) };
+    expect(eventCodec.decode(eventCodec.encode(event))).toEqual(event);
+  });
+});
+
+describe('LogOut (11)', () => {
+  it('keeps Reason (0 KdfChange, 1 KeyRotation) through /send and the event codec', () => {
+    for (const reason of [0, 1]) {
+      const request = parseSendRequest({ type: 11, payload: { userId: USER_ID, reason } });
+      expect(request.payload).toEqual({ UserId: USER_ID, Reason: reason });
+      const event = { id: `logout-${reason}`, ...request, acceptedAt: new Date(1_000) };
+      expect(eventCodec.decode(eventCodec.encode(event)).payload).toEqual({
+        UserId: USER_ID,
+        Reason: reason,
+      });
+    }
   });
 });
 

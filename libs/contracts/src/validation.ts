@@ -1,6 +1,6 @@
 import { type FieldSchema, PAYLOAD_SCHEMAS, type PayloadSchema } from './payload-schemas';
 import { type PushPayloads } from './payloads';
-import { isPushType, type PushType } from './push-type';
+import { isKnownPushType, isPushType, MAX_PUSH_TYPE, type PushType } from './push-type';
 import { ValidationError } from './validation.error';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -87,7 +87,8 @@ function normalizeField(value: unknown, schema: FieldSchema, path: string): unkn
 }
 
 /** The name a key gets in a normalised object: its schema field's, else its first letter capitalised. */
-function fieldNames(schema: PayloadSchema): (key: string) => string {
+function fieldNames(schema: PayloadSchema | undefined): (key: string) => string {
+  if (schema === undefined) return (key) => key; // a payload of an unknown type keeps its keys
   const fieldsByLowerName = new Map(Object.keys(schema).map((name) => [name.toLowerCase(), name]));
   return (key) => fieldsByLowerName.get(key.toLowerCase()) ?? key.charAt(0).toUpperCase() + key.slice(1);
 }
@@ -130,7 +131,7 @@ function normalizeObject(value: unknown, schema: PayloadSchema, path: string): R
  * values, naming the top-level field that nests too deep. Walks with an explicit stack: a
  * recursive walk would overflow on the very input it exists to refuse.
  */
-function assertPayloadBounds(payload: unknown, schema: PayloadSchema, path: string): void {
+function assertPayloadBounds(payload: unknown, schema: PayloadSchema | undefined, path: string): void {
   const nameOf = fieldNames(schema);
   const pending: { value: unknown; depth: number; field: string }[] = [
     { value: payload, depth: 1, field: path },
@@ -167,11 +168,56 @@ export function normalizePayload<T extends PushType>(
   return normalizeObject(payload, schema, path) as unknown as PushPayloads[T];
 }
 
-export function assertPushType(value: unknown, path = 'type'): PushType {
+/** The ids a payload of an unknown type is routed by (docs/routing.md), checked when present. */
+const UNKNOWN_TYPE_ROUTING_FIELDS = ['UserId', 'OrganizationId'];
+
+/**
+ * Validates the payload of a type Herald does not know (28-255): a map within the same bounds as
+ * every payload, forwarded as given (keys and values unchanged). Only what Herald routes by is
+ * checked: `UserId` and `OrganizationId` (any letter case), when present and not null, must be GUIDs.
+ * A key given twice in different letter cases is refused (clients read either case).
+ */
+export function normalizeUnknownPayload(payload: unknown, path = 'payload'): Record<string, unknown> {
+  assertPayloadBounds(payload, undefined, path);
+  if (!isPlainObject(payload)) {
+    throw new ValidationError(path, `expected an object, got ${describe(payload)}`);
+  }
+  const result: Record<string, unknown> = {};
+  const lowerKeys = new Set<string>();
+  for (const [key, value] of Object.entries(payload)) {
+    if (key === '__proto__') continue; // never let input reach an object's prototype
+    if (lowerKeys.has(key.toLowerCase())) {
+      throw new ValidationError(join(path, key), 'given twice in different letter cases');
+    }
+    lowerKeys.add(key.toLowerCase());
+    const routedBy = UNKNOWN_TYPE_ROUTING_FIELDS.find((name) => name.toLowerCase() === key.toLowerCase());
+    if (routedBy !== undefined && value !== null && value !== undefined && !isGuid(value)) {
+      throw new ValidationError(join(path, key), `expected a GUID, got ${describe(value)}`);
+    }
+    result[key] = value;
+  }
+  return result;
+}
+
+/**
+ * A payload of any type 0-255: a known type's is checked against its schema and normalised
+ * (`normalizePayload`), an unknown type's is kept as given (`normalizeUnknownPayload`).
+ */
+export function normalizeAnyPayload(
+  type: number,
+  payload: unknown,
+  path = 'payload',
+): Record<string, unknown> {
+  return isKnownPushType(type)
+    ? (normalizePayload(type, payload, path) as unknown as Record<string, unknown>)
+    : normalizeUnknownPayload(payload, path);
+}
+
+export function assertPushType(value: unknown, path = 'type'): number {
   if (!isPushType(value)) {
     throw new ValidationError(
       path,
-      `unknown push type ${describe(value)} (expected an integer from 0 to 27)`,
+      `invalid push type ${describe(value)} (expected an integer from 0 to ${MAX_PUSH_TYPE})`,
     );
   }
   return value;

@@ -3,14 +3,16 @@ import { randomUUID } from 'node:crypto';
 import { connect, headers, type JetStreamClient, type NatsConnection } from 'nats';
 
 import {
-  type HeraldEvent,
+  type AnyHeraldEvent,
+  assertPushType,
   eventCodec,
   natsNames,
   natsServersAndCredentials,
   nextTraceparent,
   type NatsNames,
   normalizeContextId,
-  normalizePayload,
+  normalizeAnyPayload,
+  normalizeRecipients,
   type PushPayloads,
   PushType,
   TRACEPARENT,
@@ -35,6 +37,12 @@ export interface PublishOptions {
   id?: string;
   /** W3C `traceparent` of the request that caused the event, to follow it through Herald's logs. */
   traceparent?: string;
+  /**
+   * Explicit recipients (a Herald extension, docs/routing.md): the event goes to these users'
+   * connections and devices instead of the targets of its type's rule; the payload is forwarded
+   * unchanged. 1 to 10,000 user ids; not allowed for AuthRequestResponse.
+   */
+  recipients?: { users: string[] };
 }
 
 export interface PublishReceipt {
@@ -87,26 +95,48 @@ export class HeraldPublisher {
     return new HeraldPublisher(connection, jetstream, names, options.connection === undefined);
   }
 
-  /** Publishes one event of any type. Throws ValidationError (nothing published) for a bad payload. */
+  /**
+   * Publishes one event of any type. A type Herald knows (0-27) has its payload checked and typed;
+   * any other type up to 255 is forwarded as given and routed by its `UserId`, else its
+   * `OrganizationId` (docs/routing.md). Throws ValidationError (nothing published) for a bad payload.
+   */
   async publish<T extends PushType>(
     type: T,
     payload: PayloadInput<T>,
+    options?: PublishOptions,
+  ): Promise<PublishReceipt>;
+  async publish(
+    type: number,
+    payload: Record<string, unknown>,
+    options?: PublishOptions,
+  ): Promise<PublishReceipt>;
+  async publish(
+    type: number,
+    payload: Record<string, unknown>,
     options: PublishOptions = {},
   ): Promise<PublishReceipt> {
-    const event: HeraldEvent<T> = {
+    const pushType = assertPushType(type);
+    const recipients = normalizeRecipients(options.recipients, pushType, 'options.recipients');
+    // normalizeAnyPayload checked the payload against the schema of this very type.
+    const event = {
       id: options.id ?? randomUUID(),
-      type,
-      payload: normalizePayload(type, payload),
+      type: pushType,
+      payload: normalizeAnyPayload(pushType, payload),
       contextId: normalizeContextId(options.contextId),
       acceptedAt: new Date(),
-    };
+      ...(recipients ? { recipients } : {}),
+    } as AnyHeraldEvent;
     const traceHeaders = headers();
     traceHeaders.set(TRACEPARENT, nextTraceparent(options.traceparent));
-    const ack = await this.jetstream.publish(this.names.subjects.event(type), eventCodec.encode(event), {
-      msgID: event.id,
-      headers: traceHeaders,
-      expect: { streamName: this.names.streams.events },
-    });
+    const ack = await this.jetstream.publish(
+      this.names.subjects.event(event.type),
+      eventCodec.encode(event),
+      {
+        msgID: event.id,
+        headers: traceHeaders,
+        expect: { streamName: this.names.streams.events },
+      },
+    );
     return { id: event.id, sequence: ack.seq, duplicate: ack.duplicate };
   }
 

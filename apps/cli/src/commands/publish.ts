@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 
 import { devKeyPaths, mintDevToken } from '@herald/auth';
-import { PAYLOAD_SCHEMAS, PushType, ValidationError } from '@herald/contracts';
+import {
+  isKnownPushType,
+  isPushType,
+  MAX_PUSH_TYPE,
+  PAYLOAD_SCHEMAS,
+  PushType,
+  ValidationError,
+} from '@herald/contracts';
 import { HeraldPublisher } from '@herald/publisher';
 
 import { type Command, CommandError, dataDirOf, guidOption, parse, request, UsageError } from '../cli';
@@ -10,11 +17,14 @@ import { type Command, CommandError, dataDirOf, guidOption, parse, request, Usag
 const TYPE_NAMES = Object.keys(PushType).filter((key) => Number.isNaN(Number(key)));
 
 const USAGE = `herald publish <type> [--user ID] [--org ID] [--installation ID] [--id ID] [--payload JSON]
-                      [--context-id ID] [--key KEY] [--url URL [--token TOKEN] | --nats URL [--namespace NS]]
+                      [--recipient ID ...] [--context-id ID] [--key KEY]
+                      [--url URL [--token TOKEN] | --nats URL [--namespace NS]]
 
 Publishes one event to a running Herald, as a vault API would. <type> is Bitwarden's push type,
-by name (SyncVault, LogOut, SyncCipherUpdate, ...) or number. The payload is built from the
-options (UserId, OrganizationId, InstallationId, Id; dates are now) and --payload's fields on top.
+by name (SyncVault, LogOut, SyncCipherUpdate, ...) or number (0-${MAX_PUSH_TYPE}: a number Herald
+does not know is sent with the payload as given and routed by its UserId, else its OrganizationId).
+The payload is built from the options (UserId, OrganizationId, InstallationId, Id; dates are now)
+and --payload's fields on top.
 
 Over HTTP (the default): POST <url>/send with an internal token; without --token one is minted
 with the development key. Over NATS (--nats): straight into the EVENTS stream.
@@ -25,6 +35,8 @@ Options:
   --installation ID  InstallationId
   --id ID            Id (the cipher, folder, send or auth request; default a new GUID)
   --payload JSON     more payload fields, e.g. '{"Reason":1}'
+  --recipient ID     send to this user instead of the type's targets (repeat for more users;
+                     Herald's explicit recipients, not allowed for AuthRequestResponse)
   --context-id ID    the device that made the change (its own clients ignore it)
   --key KEY          idempotency key: the event's id, so a retry with the same key within two
                      minutes is stored once (HTTP: the Idempotency-Key header)
@@ -36,23 +48,43 @@ Options:
 
 Types: ${TYPE_NAMES.join(', ')}`;
 
-export function parsePushType(value: string): PushType {
+/** A type by name, or any number 0-255 (known to Herald or not). */
+export function parsePushType(value: string): number {
   const byName = TYPE_NAMES.find((name) => name.toLowerCase() === value.toLowerCase());
   if (byName) return PushType[byName as keyof typeof PushType];
   const number = Number(value);
-  if (/^\d+$/.test(value) && PushType[number] !== undefined) return number;
+  if (/^\d+$/.test(value) && isPushType(number)) return number;
   throw new UsageError(
-    `unknown push type "${value}" (one of ${TYPE_NAMES.join(', ')}, or its number)`,
+    `unknown push type "${value}" (one of ${TYPE_NAMES.join(', ')}, or a number from 0 to ${MAX_PUSH_TYPE})`,
     USAGE,
   );
 }
 
-/** The payload for `type` from the options: identifiers where the type has them, dates now. */
+function describeType(type: number): string {
+  return isKnownPushType(type) ? PushType[type] : `type ${type}`;
+}
+
+/**
+ * The payload for `type` from the options: identifiers where the type has them, dates now. A type
+ * Herald does not know has no schema: every identifier given becomes its field.
+ */
 export function buildPayload(
-  type: PushType,
+  type: number,
   given: { user?: string; org?: string; installation?: string; id?: string },
   extra: Record<string, unknown>,
 ): Record<string, unknown> {
+  if (!isKnownPushType(type)) {
+    const ids = {
+      UserId: given.user,
+      OrganizationId: given.org,
+      InstallationId: given.installation,
+      Id: given.id,
+    };
+    return {
+      ...Object.fromEntries(Object.entries(ids).filter(([, value]) => value !== undefined)),
+      ...extra,
+    };
+  }
   const schema = PAYLOAD_SCHEMAS[type];
   const now = new Date().toISOString();
   const payload: Record<string, unknown> = {};
@@ -90,6 +122,7 @@ export const publishCommand: Command = {
         installation: { type: 'string' },
         id: { type: 'string' },
         payload: { type: 'string' },
+        recipient: { type: 'string', multiple: true },
         'context-id': { type: 'string' },
         key: { type: 'string' },
         url: { type: 'string' },
@@ -131,6 +164,8 @@ export const publishCommand: Command = {
       extraFields,
     );
     const contextId = values['context-id'] ?? null;
+    const users = (values.recipient ?? []).map((user) => guidOption('recipient', user, USAGE)!);
+    const recipients = users.length > 0 ? { users } : undefined;
 
     if (values.nats) {
       let publisher: HeraldPublisher;
@@ -144,8 +179,8 @@ export const publishCommand: Command = {
         throw new CommandError(`cannot reach NATS at ${values.nats}: ${(error as Error).message}`);
       }
       try {
-        const receipt = await publisher.publish(type, payload, { contextId });
-        output.out(`published ${PushType[type]} ${receipt.id} (EVENTS sequence ${receipt.sequence})`);
+        const receipt = await publisher.publish(type, payload, { contextId, recipients });
+        output.out(`published ${describeType(type)} ${receipt.id} (EVENTS sequence ${receipt.sequence})`);
         return 0;
       } catch (error) {
         if (error instanceof ValidationError)
@@ -175,10 +210,10 @@ export const publishCommand: Command = {
         Authorization: `Bearer ${token}`,
         ...(values.key ? { 'Idempotency-Key': values.key } : {}),
       },
-      body: JSON.stringify({ type, payload, contextId }),
+      body: JSON.stringify({ type, payload, contextId, ...(recipients ? { recipients } : {}) }),
     });
     if (response.ok) {
-      output.out(`published ${PushType[type]} through ${base}/send (HTTP ${response.status})`);
+      output.out(`published ${describeType(type)} through ${base}/send (HTTP ${response.status})`);
       return 0;
     }
     const text = await response.text();

@@ -12,7 +12,7 @@ import {
 } from '@herald/messaging';
 import { InjectLogger, type Logger } from '@herald/platform';
 
-import { pushJobsOf, route } from './routing';
+import { pushJobsOf, route, unroutableReason } from './routing';
 
 /** Backoff between attempts of an event whose deliveries could not be published. */
 export function retryDelayMs(attempt: number): number {
@@ -20,7 +20,8 @@ export function retryDelayMs(attempt: number): number {
 }
 
 /**
- * Decides what happens to one consumed event: invalid -> dead letter (never redelivered); valid ->
+ * Decides what happens to one consumed event: invalid, or of an unknown type that names nobody ->
+ * dead letter (never redelivered); valid ->
  * every delivery published (durably) before the ack; a failed publish -> retry with backoff.
  */
 @Injectable()
@@ -58,6 +59,11 @@ export class DispatchService {
         return { kind: 'dead', reason: `invalid event: ${error.message}` };
       }
       throw error;
+    }
+    const unroutable = unroutableReason(event);
+    if (unroutable !== undefined) {
+      this.outcomes.inc({ outcome: 'dead' });
+      return { kind: 'dead', reason: unroutable };
     }
     const routed = route(event, consumed.sequence);
     const pushJobs = pushJobsOf(event);

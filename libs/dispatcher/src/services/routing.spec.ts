@@ -11,7 +11,7 @@ import {
   parseSendRequest,
 } from '@herald/contracts';
 
-import { route, targetsOf } from './routing';
+import { pushJobsOf, route, targetsOf, unroutableReason } from './routing';
 
 // Uppercase on purpose: payloads are normalised at ingress, so routing sees (and emits) lowercase ids.
 const USER = '4C6B3F0E-94AB-4D7B-8E51-AB1200C0FFEE';
@@ -319,5 +319,106 @@ describe('route', () => {
   it('stamps acceptedAt as the event’s ms timestamp', () => {
     const built = { ...event(PushType.SyncVault, { UserId: USER, Date: DATE }), acceptedAt: new Date(1_234) };
     expect(route(built)[0]!.delivery.acceptedAt).toBe(1_234);
+  });
+});
+
+/** An event with whatever `/send` body it is given (recipients, unknown types), built as `/send` builds it. */
+function sent(body: Record<string, unknown>): AnyHeraldEvent {
+  return { id: 'event-sent', ...parseSendRequest(body), acceptedAt: ACCEPTED_AT };
+}
+
+describe('explicit recipients (a Herald extension)', () => {
+  const orgCipher = {
+    type: PushType.SyncCipherUpdate,
+    payload: { Id: ITEM, UserId: null, OrganizationId: ORG, RevisionDate: DATE },
+    contextId: CONTEXT,
+    recipients: { users: [USER, OTHER_USER] },
+  };
+
+  it('replace the rule: one user target per listed user, not the organization', () => {
+    expect(targetsOf(sent(orgCipher))).toEqual([
+      { kind: 'user', id: lower(USER), clientType: ClientType.All },
+      { kind: 'user', id: lower(OTHER_USER), clientType: ClientType.All },
+    ]);
+  });
+
+  it('replace the rule of a user type too (the payload’s UserId is not added)', () => {
+    const built = sent({
+      type: PushType.SyncVault,
+      payload: { UserId: USER, Date: DATE },
+      recipients: { users: [OTHER_USER] },
+    });
+    expect(targetsOf(built)).toEqual([{ kind: 'user', id: lower(OTHER_USER), clientType: ClientType.All }]);
+  });
+
+  it('forward the payload unchanged (UserId null, OrganizationId set) on the main hub', () => {
+    const built = sent(orgCipher);
+    const deliveries = route(built, 7);
+    expect(deliveries.map((entry) => entry.delivery.message)).toEqual([
+      { ContextId: CONTEXT, Type: PushType.SyncCipherUpdate, Payload: built.payload },
+      { ContextId: CONTEXT, Type: PushType.SyncCipherUpdate, Payload: built.payload },
+    ]);
+    expect(deliveries[0]!.delivery.message.Payload).toMatchObject({
+      UserId: null,
+      OrganizationId: lower(ORG),
+    });
+    expect(deliveries.every((entry) => entry.delivery.hub === HubName.Main)).toBe(true);
+  });
+
+  it('make one push job per listed user, leaving out the device that made the change', () => {
+    expect(pushJobsOf(sent(orgCipher))).toEqual(
+      [USER, OTHER_USER].map((user) =>
+        expect.objectContaining({
+          jobId: `event-sent:push:user:${lower(user)}:0`,
+          target: { kind: 'user', id: lower(user) },
+          excludeIdentifier: CONTEXT,
+          clientType: ClientType.All,
+        }),
+      ),
+    );
+  });
+});
+
+describe('types Herald does not know (28-255)', () => {
+  const extra = { Inbox: { Pending: [1, 2] }, note: 'kept', RevisionDate: DATE };
+
+  it('go to the user of Payload.UserId, with Type and payload unchanged', () => {
+    const built = sent({ type: 28, payload: { userId: USER, ...extra }, contextId: null });
+    const [delivery, ...rest] = route(built);
+    expect(rest).toEqual([]);
+    expect(delivery).toMatchObject({ kind: 'user', id: lower(USER) });
+    expect(delivery!.delivery.message).toEqual({
+      ContextId: null,
+      Type: 28,
+      Payload: { userId: USER, ...extra },
+    });
+    expect(unroutableReason(built)).toBeUndefined();
+  });
+
+  it('else to the organization of Payload.OrganizationId', () => {
+    const built = sent({ type: 255, payload: { UserId: null, OrganizationId: ORG } });
+    expect(targetsOf(built)).toEqual([{ kind: 'org', id: lower(ORG), clientType: ClientType.All }]);
+    expect(pushJobsOf(built)).toEqual([
+      expect.objectContaining({ type: 255, target: { kind: 'org', id: lower(ORG) } }),
+    ]);
+  });
+
+  it('else to nobody, with the reason the dispatcher dead-letters it for', () => {
+    const built = sent({ type: 28, payload: { Id: ITEM, TargetUserId: USER } });
+    expect(route(built)).toEqual([]);
+    expect(pushJobsOf(built)).toEqual([]);
+    expect(unroutableReason(built)).toBe(
+      'type 28 is unknown to Herald and its payload names neither UserId nor OrganizationId',
+    );
+  });
+
+  it('follow explicit recipients when they are given', () => {
+    const built = sent({ type: 29, payload: {}, recipients: { users: [USER] } });
+    expect(targetsOf(built)).toEqual([{ kind: 'user', id: lower(USER), clientType: ClientType.All }]);
+    expect(unroutableReason(built)).toBeUndefined();
+  });
+
+  it('a known type with no target is not dead-lettered (Bitwarden drops it too)', () => {
+    expect(unroutableReason(sent({ type: 0, payload: { Id: ITEM, RevisionDate: DATE } }))).toBeUndefined();
   });
 });

@@ -5,6 +5,9 @@ import {
   type DeliveryKind,
   HubMethod,
   HubName,
+  isKnownEvent,
+  isGuid,
+  type KnownHeraldEvent,
   type NotificationPayload,
   type PushJob,
   type PushTargetKind,
@@ -58,10 +61,48 @@ const ORGANIZATION_TYPES = new Set<PushType>([
 ]);
 
 /**
- * Bitwarden's routing rules (PROTOCOL.md §4): which groups an event goes to. Pure; the payload
- * was validated when the event entered Herald, so the ids it reads are present and lowercase.
+ * Which groups an event goes to (docs/routing.md). Pure. Explicit recipients (a Herald extension)
+ * replace the rule: one user target per listed user, whatever the type. Otherwise a known type
+ * goes by Bitwarden's rule (PROTOCOL.md §4) and an unknown one by its `UserId`, else its
+ * `OrganizationId`, else to nobody (the dispatcher dead-letters it, see `unroutableReason`).
  */
 export function targetsOf(event: AnyHeraldEvent): Target[] {
+  if (event.recipients) {
+    return event.recipients.users.map((id) => ({ kind: 'user', id, clientType: ClientType.All }));
+  }
+  return isKnownEvent(event) ? ruleTargets(event) : unknownTypeTargets(event.payload);
+}
+
+/**
+ * Why an event that reaches nobody is dead-lettered rather than acknowledged, or undefined. Only an
+ * unknown type without ids says so: a known type with no target (a cipher event naming neither a
+ * user nor an organization) is Bitwarden's own rule and is acknowledged, as Bitwarden drops it.
+ */
+export function unroutableReason(event: AnyHeraldEvent): string | undefined {
+  if (event.recipients || isKnownEvent(event) || unknownTypeTargets(event.payload).length > 0) {
+    return undefined;
+  }
+  return `type ${event.type} is unknown to Herald and its payload names neither UserId nor OrganizationId`;
+}
+
+/** An unknown type's payload is kept as given, so its ids are read in any letter case. */
+function unknownTypeTargets(payload: Record<string, unknown>): Target[] {
+  const id = (name: string) => {
+    const key = Object.keys(payload).find((candidate) => candidate.toLowerCase() === name.toLowerCase());
+    const value = key === undefined ? undefined : payload[key];
+    return isGuid(value) ? value.toLowerCase() : undefined;
+  };
+  const userId = id('UserId');
+  if (userId) return [{ kind: 'user', id: userId, clientType: ClientType.All }];
+  const organizationId = id('OrganizationId');
+  return organizationId ? [{ kind: 'org', id: organizationId, clientType: ClientType.All }] : [];
+}
+
+/**
+ * Bitwarden's routing rules (PROTOCOL.md §4). The payload was validated when the event entered
+ * Herald, so the ids it reads are present and lowercase.
+ */
+function ruleTargets(event: KnownHeraldEvent): Target[] {
   const everyone = ClientType.All;
   const payload = event.payload as unknown as Record<string, unknown>;
   const id = (name: string) => (typeof payload[name] === 'string' ? payload[name] : undefined);

@@ -7,7 +7,8 @@ import {
   DeviceType,
   isPlainObject,
   isPushType,
-  normalizePayload,
+  MAX_PUSH_TYPE,
+  normalizeAnyPayload,
   type PushJob,
   ValidationError,
 } from '@herald/contracts';
@@ -105,13 +106,14 @@ export class RelayController {
   @HttpCode(200)
   async send(@AuthenticatedUser() caller: RelayCaller, @Body() body: unknown): Promise<void> {
     const type = field(body, 'type');
-    if (!isPushType(type)) throw invalid('type', 'expected a PushType from 0 to 27');
+    // Any type 0-255: a type Herald does not know is pushed with its payload as given.
+    if (!isPushType(type)) throw invalid('type', `expected a PushType from 0 to ${MAX_PUSH_TYPE}`);
     const rawPayload = field(body, 'payload');
     const payloadObject: unknown = typeof rawPayload === 'string' ? parseJson(rawPayload) : rawPayload;
     if (!isPlainObject(payloadObject)) throw invalid('payload', 'expected an object (or its JSON text)');
     let payload: Record<string, unknown>;
     try {
-      payload = normalizePayload(type, payloadObject) as unknown as Record<string, unknown>;
+      payload = normalizeAnyPayload(type, payloadObject);
     } catch (error) {
       if (error instanceof ValidationError) throw invalid(error.path, error.problem);
       throw error;
