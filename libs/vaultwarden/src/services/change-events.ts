@@ -1,4 +1,4 @@
-import { type AnyHeraldEvent, PushType } from '@herald/contracts';
+import { type AnyHeraldEvent, MAX_RECIPIENT_USERS, PushType } from '@herald/contracts';
 
 /** One row of `herald_bridge.changes`, as the queue hands it out. */
 export interface CapturedChange {
@@ -14,11 +14,12 @@ export interface CapturedChange {
 }
 
 /**
- * An event with explicit recipients: a Herald extension of the event contract (the dispatcher
- * routes it to exactly these users, the payload unchanged). Organization items keep Vaultwarden's
- * payload, `UserId` null and `OrganizationId` set.
+ * What the bridge appends. Organization items name their recipients explicitly (a Herald
+ * extension: the dispatcher routes to exactly these users, the payload unchanged), keeping
+ * Vaultwarden's payload, `UserId` null and `OrganizationId` set; Vaultwarden's tokens carry no
+ * organization claims, so no client would be in the organization's group.
  */
-export type BridgeEvent = AnyHeraldEvent & { recipients?: { users: string[] } };
+export type BridgeEvent = AnyHeraldEvent;
 
 export interface EventOptions {
   /** herald_bridge.installation id; event ids are `vw-<installation>-<change id>`. */
@@ -185,6 +186,12 @@ export function draftFor(change: CapturedChange): Draft | string {
   }
 }
 
+function chunks<T>(values: T[], size: number): T[][] {
+  const parts: T[][] = [];
+  for (let start = 0; start < values.length; start += size) parts.push(values.slice(start, start + size));
+  return parts;
+}
+
 /** The users a cipher draft reaches. */
 function audience(draft: Draft): string[] {
   if (draft.users) return draft.users;
@@ -245,15 +252,19 @@ export function eventsForBatch(changes: readonly CapturedChange[], options: Even
       skipped.push({ id: draft.change.id, reason: 'nobody may see this organization item' });
       continue;
     }
-    events.push({
-      id: `${prefix}-${draft.change.id}`,
-      type: draft.type,
-      payload: draft.payload,
-      contextId: null,
-      acceptedAt: options.now,
-      ...(users ? { recipients: { users: [...users].sort() } } : {}),
-      // draftFor built the payload Vaultwarden sends for this type.
-    } as unknown as BridgeEvent);
+    // An event names at most MAX_RECIPIENT_USERS users: a larger audience takes several events.
+    const parts = users ? chunks([...users].sort(), MAX_RECIPIENT_USERS) : [undefined];
+    parts.forEach((part, index) => {
+      events.push({
+        id: `${prefix}-${draft.change.id}${index === 0 ? '' : `-${index + 1}`}`,
+        type: draft.type,
+        payload: draft.payload,
+        contextId: null,
+        acceptedAt: options.now,
+        ...(part ? { recipients: { users: part } } : {}),
+        // draftFor built the payload Vaultwarden sends for this type.
+      } as unknown as BridgeEvent);
+    });
   }
   for (const user of [...bulk].sort()) {
     events.push({
