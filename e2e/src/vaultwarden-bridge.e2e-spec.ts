@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Client } from 'pg';
+import { type Client } from 'pg';
 
 import {
-  createTestDatabase,
+  createVaultwardenDatabase,
   eventually,
   HubClient,
   NatsServerProcess,
@@ -71,14 +69,14 @@ class Device {
 /**
  * Vaultwarden on PostgreSQL with several replicas: the bridge captures what Vaultwarden writes
  * and Herald delivers it. The test plays Vaultwarden by making the SQL writes Vaultwarden makes,
- * against its tables (e2e/src/vaultwarden/schema.sql) in a database of its own; the bridge, a
+ * against its tables (libs/testing/src/vaultwarden/schema.sql) in a database of its own; the bridge, a
  * dispatcher, two gateways and the heartbeat service run as processes on a NATS server of the
  * test's own (it is restarted in one case).
  */
 describe('the Vaultwarden bridge', () => {
   const namespace = testNamespace('vwbridge');
   let nats: NatsServerProcess;
-  let database: { url: string; drop: () => Promise<void> } | undefined;
+  let database: Awaited<ReturnType<typeof createVaultwardenDatabase>> | undefined;
   let sql: Client;
   let issuer: TestIssuer;
   let g1: ServiceProcess;
@@ -139,10 +137,8 @@ describe('the Vaultwarden bridge', () => {
 
   beforeAll(async () => {
     nats = await NatsServerProcess.launch();
-    database = await createTestDatabase();
-    sql = new Client({ connectionString: database.url });
-    await sql.connect();
-    await sql.query(readFileSync(join(__dirname, 'vaultwarden', 'schema.sql'), 'utf8'));
+    database = await createVaultwardenDatabase();
+    sql = database.sql;
     issuer = await TestIssuer.create(ISSUER);
     const env = { HERALD_NATS_URL: nats.url, HERALD_NAMESPACE: namespace };
     const gatewayEnv = { ...env, HERALD_JWT_PUBLIC_KEY: issuer.publicKeyPem, HERALD_JWT_ISSUER: ISSUER };
@@ -186,7 +182,6 @@ describe('the Vaultwarden bridge', () => {
     const codes = await Promise.all(
       [bridge, heartbeat, g1, g2, dispatcher].map((service) => service?.stop()),
     );
-    await sql?.end();
     await database?.drop();
     await nats?.cleanup();
     // Every service, the bridge included, stops cleanly on SIGTERM.
@@ -249,23 +244,25 @@ describe('the Vaultwarden bridge', () => {
       expect(ownerOnG1.count(1, cipher)).toBe(1);
       expect(memberOnG2.count(0, cipher)).toBe(1);
     });
-    // Payload as Vaultwarden sends it for an organization item: UserId null, OrganizationId set.
-    expect(ownerOnG1.about(cipher)[0]!.Payload).toMatchObject({
-      Id: cipher,
-      UserId: null,
-      OrganizationId: orgId,
-    });
-    expect(memberOnG2.about(cipher)[0]!.Payload).toMatchObject({
-      Id: cipher,
-      UserId: null,
-      OrganizationId: orgId,
-      CollectionIds: [collectionId],
-    });
     // The marker is written after: once it reached the outsider, the cipher would have too.
     const marker = await insertFolder(outsider);
     await eventually(() => expect(outsiderOnG1.count(7, marker)).toBe(1));
     expect(outsiderOnG1.about(cipher)).toEqual([]);
     expect(outsiderOnG1.messages.map((message) => message.Payload.Id)).toEqual([marker]);
+
+    // Payload as Vaultwarden sends it for an organization item: UserId null, OrganizationId set;
+    // the collection change (the member's way in) names the cipher's collections.
+    expect(ownerOnG1.about(cipher)[0]!.Payload).toMatchObject({
+      Id: cipher,
+      UserId: null,
+      OrganizationId: orgId,
+    });
+    expect(memberOnG2.about(cipher).find((message) => message.Type === 0)!.Payload).toMatchObject({
+      Id: cipher,
+      UserId: null,
+      OrganizationId: orgId,
+      CollectionIds: [collectionId],
+    });
   });
 
   it('sends folder create and delete, and a send', async () => {

@@ -134,7 +134,8 @@ export class VaultwardenDatabase {
           await client.query('COMMIT');
           return 0;
         }
-        const changes = await Promise.all(rows.map((row) => this.resolve(client, row)));
+        const changes: CapturedChange[] = [];
+        for (const row of rows) changes.push(await this.resolve(client, row));
         await publish(changes);
         await client.query(`DELETE FROM ${BRIDGE_SCHEMA}.changes WHERE id = ANY($1::bigint[])`, [
           rows.map((row) => row.id),
@@ -218,12 +219,29 @@ export class VaultwardenDatabase {
       typeof org === 'string' &&
       typeof cipher === 'string';
     if (!needsRecipients) return change;
-    // The trigger could not tell (its WARNING is in PostgreSQL's log): who may see it now.
-    const { rows } = await client.query<{ users: string[] | null }>(
-      `SELECT ${BRIDGE_SCHEMA}.cipher_recipients($1, $2) AS users`,
-      [cipher, org],
-    );
-    return { ...change, recipients: rows[0]?.users ?? [] };
+    // The trigger could not tell (its WARNING is in PostgreSQL's log): who may see it now. In a
+    // savepoint, so that a failure leaves the batch's transaction usable.
+    await client.query('SAVEPOINT resolve_recipients');
+    try {
+      const { rows } = await client.query<{ users: string[] | null }>(
+        `SELECT ${BRIDGE_SCHEMA}.cipher_recipients($1, $2) AS users`,
+        [cipher, org],
+      );
+      await client.query('RELEASE SAVEPOINT resolve_recipients');
+      return { ...change, recipients: rows[0]?.users ?? [] };
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? '';
+      // Anything but a schema error (a connection lost, a timeout) fails the batch, to be retried.
+      if (!code.startsWith('42')) throw error;
+      await client.query('ROLLBACK TO SAVEPOINT resolve_recipients');
+      // Vaultwarden's schema no longer fits the recipient query: retrying would block the queue
+      // for good. The change is published to nobody, loudly.
+      this.logger.error(
+        { err: error, change: row.id, cipher, organization: org },
+        'cannot resolve who may see an organization cipher (has Vaultwarden changed its schema?); change not published',
+      );
+      return { ...change, recipients: [] };
+    }
   }
 
   private async query<R extends object>(sql: string, parameters: unknown[] = []): Promise<R[]> {
