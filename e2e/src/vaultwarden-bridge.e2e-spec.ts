@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type Client } from 'pg';
@@ -351,4 +354,46 @@ describe('the Vaultwarden bridge', () => {
       { timeoutMs: 30_000 },
     );
   }, 90_000);
+});
+
+/** `npm start` with HERALD_VAULTWARDEN_DATABASE_URL: the bridge runs inside the single process. */
+describe('the Vaultwarden bridge in the single process', () => {
+  let database: Awaited<ReturnType<typeof createVaultwardenDatabase>> | undefined;
+  let standalone: ServiceProcess | undefined;
+  let device: Device | undefined;
+  const dataDir = mkdtempSync(join(tmpdir(), 'herald-vw-solo-'));
+
+  afterAll(async () => {
+    await device?.stop();
+    const code = await standalone?.stop();
+    await database?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+    expect(code).toBe(0);
+  }, 60_000);
+
+  it('publishes Vaultwarden changes with the in-memory broker', async () => {
+    database = await createVaultwardenDatabase();
+    const issuer = await TestIssuer.create(ISSUER);
+    standalone = await ServiceProcess.start('standalone', {
+      HERALD_VAULTWARDEN_DATABASE_URL: database.url,
+      HERALD_JWT_PUBLIC_KEY: issuer.publicKeyPem,
+      HERALD_JWT_ISSUER: ISSUER,
+      HERALD_DATA_DIR: dataDir,
+    });
+    const user = randomUUID();
+    await database.sql.query(
+      `INSERT INTO users (uuid, created_at, updated_at, email, name, password_hash, salt,
+         password_iterations, akey, security_stamp)
+       VALUES ($1, now(), now(), $2, 'u', '\\x00', '\\x00', 1, 'k', 's')`,
+      [user, `${user}@vw.example`],
+    );
+    device = await new Device(user).connect(issuer, standalone);
+    const folder = randomUUID();
+    await database.sql.query(
+      `INSERT INTO folders (uuid, created_at, updated_at, user_uuid, name) VALUES ($1, now(), now(), $2, 'f')`,
+      [folder, user],
+    );
+    await eventually(() => expect(device!.count(7, folder)).toBe(1));
+    expect(await standalone.metric('herald_vaultwarden_leader')).toBe(1);
+  });
 });

@@ -2,6 +2,10 @@ import { z } from 'zod';
 
 import { env } from '@herald/platform';
 
+/** Vaultwarden's PostgreSQL database (`postgres://user:password@host:5432/vaultwarden`). */
+const databaseUrl = () =>
+  z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'expected postgres://user:password@host:5432/database');
+
 export const vaultwardenBridgeConfigSchema = z.object({
   HERALD_NATS_URL: env.natsUrl(),
   HERALD_NAMESPACE: env.namespace(),
@@ -13,10 +17,12 @@ export const vaultwardenBridgeConfigSchema = z.object({
   // The stream limits it configures, as every service that may create the streams first.
   HERALD_REPLAY_WINDOW: env.duration('15m'),
   HERALD_EVENTS_MAX_AGE: env.duration('24h'),
-  /** Vaultwarden's PostgreSQL database (`postgres://user:password@host:5432/vaultwarden`). */
-  HERALD_VAULTWARDEN_DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\/\S+$/, 'expected postgres://user:password@host:5432/database'),
+  HERALD_VAULTWARDEN_DATABASE_URL: databaseUrl(),
+});
+
+/** The single process runs the bridge only when HERALD_VAULTWARDEN_DATABASE_URL is set. */
+export const embeddedBridgeConfigSchema = z.object({
+  HERALD_VAULTWARDEN_DATABASE_URL: databaseUrl().optional(),
 });
 
 export type VaultwardenBridgeConfig = z.infer<typeof vaultwardenBridgeConfigSchema>;
