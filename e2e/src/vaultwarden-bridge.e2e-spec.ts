@@ -197,6 +197,7 @@ describe('the Vaultwarden bridge', () => {
         WHERE t.tgname = 'herald_bridge_capture' ORDER BY 1`,
     );
     expect(triggers.rows.map((row) => row.table)).toEqual([
+      'attachments',
       'auth_requests',
       'ciphers',
       'ciphers_collections',

@@ -90,8 +90,17 @@ describe('VaultwardenBridgeModule', () => {
     return id;
   }
 
+  /**
+   * The events that mention `id`, in queue order (by change id: the in-memory consumer may hand
+   * out events appended before and after it started in another order; the e2e checks the order
+   * clients see over NATS).
+   */
   function about(bridge: Bridge, id: string): AnyHeraldEvent[] {
-    return bridge.events.filter((event) => JSON.stringify(event.payload).includes(id));
+    // Ids are vw-<12-character installation>-<change id>[-…].
+    const change = (event: AnyHeraldEvent) => Number(/^vw-\w{12}-(\d+)/.exec(event.id)?.[1]);
+    return bridge.events
+      .filter((event) => JSON.stringify(event.payload).includes(id))
+      .sort((left, right) => change(left) - change(right));
   }
 
   beforeAll(async () => {
@@ -206,6 +215,22 @@ describe('VaultwardenBridgeModule', () => {
     expect(about(bridge, cipher)[0]).toMatchObject({ type: PushType.SyncCipherCreate, payload: { UserId: users.personal } });
     expect(about(bridge, cipher)[0]!.recipients).toBeUndefined();
     expect(about(bridge, cipher)[1]!.recipients!.users).toContain(users.personal);
+  });
+
+  it('tells who sees a cipher of an attachment added to it', async () => {
+    const bridge = await startBridge();
+    const cipher = randomUUID();
+    await insertCipher(cipher, { org });
+    await sql.query(`INSERT INTO attachments (id, cipher_uuid, file_name, file_size) VALUES ($1, $2, 'f', 1)`, [
+      randomUUID(),
+      cipher,
+    ]);
+    await eventually(() => expect(about(bridge, cipher)).toHaveLength(2));
+    expect(about(bridge, cipher)[1]).toMatchObject({
+      type: PushType.SyncCipherUpdate,
+      payload: { Id: cipher, UserId: null, OrganizationId: org },
+      recipients: { users: [users.owner, users.admin, users.accessAll, users.viaAllGroup].sort() },
+    });
   });
 
   it('turns an import (many cipher changes of one user in one batch) into one SyncVault', async () => {

@@ -92,6 +92,14 @@ CREATE TABLE ciphers (
   reprompt INTEGER
 );
 
+CREATE TABLE attachments (
+  id TEXT NOT NULL PRIMARY KEY,
+  cipher_uuid VARCHAR(40) NOT NULL REFERENCES ciphers (uuid),
+  file_name TEXT NOT NULL,
+  file_size BIGINT NOT NULL,
+  akey TEXT
+);
+
 CREATE TABLE ciphers_collections (
   cipher_uuid CHAR(36) NOT NULL REFERENCES ciphers (uuid),
   collection_uuid CHAR(36) NOT NULL REFERENCES collections (uuid),

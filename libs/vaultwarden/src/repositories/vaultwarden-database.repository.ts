@@ -214,7 +214,7 @@ export class VaultwardenDatabase {
     const org = row.fields.organization_uuid;
     const cipher = row.fields.uuid ?? row.fields.cipher_uuid;
     const needsRecipients =
-      (row.table_name === 'ciphers' || row.table_name === 'ciphers_collections') &&
+      ['ciphers', 'ciphers_collections', 'attachments'].includes(row.table_name) &&
       row.recipients === null &&
       typeof org === 'string' &&
       typeof cipher === 'string';

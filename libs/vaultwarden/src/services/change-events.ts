@@ -105,6 +105,11 @@ export function draftFor(change: CapturedChange): Draft | string {
       if (!user) return 'a cipher of neither a user nor an organization';
       return { change, type: cipherType(change), payload, cipherId: id };
     }
+    case 'attachments': {
+      // Vaultwarden sends a cipher update when an attachment is added or removed.
+      const draft = draftFor({ ...change, table: 'ciphers', op: 'UPDATE' });
+      return typeof draft === 'string' ? draft : { ...draft, change };
+    }
     case 'ciphers_collections': {
       const id = text(f.cipher_uuid);
       const org = text(f.organization_uuid);

@@ -26,6 +26,7 @@ export const CAPTURED_TABLES: readonly { table: string; events: string }[] = [
   { table: 'folders', events: 'INSERT OR UPDATE OR DELETE' },
   { table: 'folders_ciphers', events: 'INSERT OR DELETE' },
   { table: 'favorites', events: 'INSERT OR DELETE' },
+  { table: 'attachments', events: 'INSERT OR DELETE' },
   { table: 'sends', events: 'INSERT OR UPDATE OR DELETE' },
   { table: 'auth_requests', events: 'INSERT OR UPDATE' },
   { table: 'users', events: 'UPDATE' },
@@ -172,6 +173,21 @@ BEGIN
       fields := fields || jsonb_build_object('cipher_uuid', cipher->'uuid',
         'organization_uuid', cipher->'organization_uuid', 'cipher_user_uuid', cipher->'user_uuid',
         'updated_at', cipher->'updated_at');
+    WHEN 'attachments' THEN
+      -- An attachment added or removed: the cipher changed for everyone who sees it.
+      SELECT to_jsonb(c) INTO cipher FROM ciphers c WHERE c.uuid = r->>'cipher_uuid';
+      IF cipher IS NULL THEN RETURN NULL; END IF;
+      org := cipher->>'organization_uuid';
+      fields := jsonb_build_object('uuid', cipher->'uuid', 'user_uuid', cipher->'user_uuid',
+        'organization_uuid', cipher->'organization_uuid', 'updated_at', cipher->'updated_at');
+      IF org IS NOT NULL THEN
+        BEGIN
+          recipients := ${S}.cipher_recipients(cipher->>'uuid', org);
+        EXCEPTION WHEN OTHERS THEN
+          RAISE WARNING 'herald bridge: recipients of cipher % not resolved: %', cipher->>'uuid', SQLERRM;
+          recipients := NULL;
+        END;
+      END IF;
     WHEN 'sends' THEN
       fields := jsonb_build_object('uuid', r->'uuid', 'user_uuid', r->'user_uuid', 'revision_date', r->'revision_date');
     WHEN 'auth_requests' THEN
