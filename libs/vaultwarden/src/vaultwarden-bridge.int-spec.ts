@@ -10,6 +10,7 @@ import { createVaultwardenDatabase, eventually, listenOnLoopback, type TestApp }
 
 import { ChangeQueueConsumer } from './consumers/change-queue.consumer';
 import { VaultwardenDatabase } from './repositories/vaultwarden-database.repository';
+import { installSql } from './sql/bridge-sql';
 import { VaultwardenBridgeModule } from './vaultwarden-bridge.module';
 
 const logger = createLogger('vaultwarden-bridge', 'silent', 'json');
@@ -300,6 +301,56 @@ describe('VaultwardenBridgeModule', () => {
       await sql.query(`ALTER TABLE favorites_elsewhere RENAME TO favorites`);
       await repository.install();
       await repository.close();
+    }
+  });
+
+  it('runs as a role that may not install, on what an operator installed (docs/vaultwarden.md grants)', async () => {
+    const role = `herald_run_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+    const databaseName = new URL(database.url).pathname.slice(1);
+    // The operator installs as the tables' owner (herald vaultwarden install --print | psql).
+    await sql.query(installSql());
+    await sql.query(`CREATE ROLE ${role} LOGIN`);
+    try {
+      for (const grant of [
+        `GRANT CONNECT ON DATABASE ${databaseName} TO ${role}`,
+        `GRANT USAGE ON SCHEMA herald_bridge TO ${role}`,
+        // FOR UPDATE (the batch lock) needs UPDATE.
+        `GRANT SELECT, UPDATE, DELETE ON herald_bridge.changes TO ${role}`,
+        `GRANT SELECT ON herald_bridge.installation TO ${role}`,
+      ])
+        await sql.query(grant);
+      const url = new URL(database.url);
+      url.username = role;
+      const app = await listenOnLoopback(
+        VaultwardenBridgeModule.forRoot({
+          databaseUrl: url.toString(),
+          logger,
+          messaging: { engine: 'memory', namespace: 'vw' },
+          timings: { pollMs: 100, leaderRetryMs: 100, triggerCheckMs: 60_000 },
+        }),
+      );
+      const events: AnyHeraldEvent[] = [];
+      try {
+        await app.app.get<EventConsumer>(EVENT_CONSUMER).start(
+          { maxDeliver: 1, ackWaitMs: 5000, batch: 100 },
+          (message) => {
+            events.push(eventCodec.decode(message.data));
+            return Promise.resolve({ kind: 'ack' });
+          },
+        );
+        // Vaultwarden's write (here as the tables' owner) is captured; the run role publishes it.
+        const cipher = randomUUID();
+        await insertCipher(cipher, { org });
+        await sql.query(`INSERT INTO ciphers_collections VALUES ($1, $2)`, [cipher, collection]);
+        await eventually(() =>
+          expect(events.filter((event) => JSON.stringify(event.payload).includes(cipher))).toHaveLength(2),
+        );
+      } finally {
+        await app.close();
+      }
+    } finally {
+      await sql.query(`DROP OWNED BY ${role}`);
+      await sql.query(`DROP ROLE ${role}`);
     }
   });
 
