@@ -124,12 +124,19 @@ describe('docker-compose.yml', () => {
   });
 
   it('gives the Vaultwarden bridge (profile vaultwarden) its variables once its database is named', () => {
-    const database = { HERALD_VAULTWARDEN_DATABASE_URL: 'postgres://vaultwarden:secret@vw-db:5432/vaultwarden' };
+    const database = {
+      HERALD_VAULTWARDEN_DATABASE_URL: 'postgres://vaultwarden:secret@vw-db:5432/vaultwarden',
+    };
     for (const [label, config] of [
       ['development', composeConfig(['docker-compose.yml'], database)],
-      ['production', composeConfig(['docker-compose.yml', 'docker-compose.prod.yml'], { ...PRODUCTION, ...database })],
+      [
+        'production',
+        composeConfig(['docker-compose.yml', 'docker-compose.prod.yml'], { ...PRODUCTION, ...database }),
+      ],
     ] as const) {
-      const bridge = services(config.stdout)['vaultwarden-bridge'] as ComposeService & { profiles?: string[] };
+      const bridge = services(config.stdout)['vaultwarden-bridge'] as ComposeService & {
+        profiles?: string[];
+      };
       expect({ label, profiles: bridge.profiles, app: bridge.build?.args?.['APP'] }).toEqual({
         label,
         profiles: ['vaultwarden'],

@@ -157,15 +157,19 @@ describe('the Vaultwarden bridge', () => {
     // An organization with one collection: the owner (type 0) sees everything, the member
     // (type 2) has the collection, the outsider (type 2) is in the organization without it.
     for (const user of [owner, member, outsider]) await insertUser(user);
-    await sql.query(`INSERT INTO organizations (uuid, name, billing_email) VALUES ($1, 'org', 'b@vw.example')`, [
-      orgId,
-    ]);
+    await sql.query(
+      `INSERT INTO organizations (uuid, name, billing_email) VALUES ($1, 'org', 'b@vw.example')`,
+      [orgId],
+    );
     await sql.query(
       `INSERT INTO users_organizations (uuid, user_uuid, org_uuid, access_all, akey, status, atype)
        VALUES ($1, $2, $5, false, 'k', 2, 0), ($3, $4, $5, false, 'k', 2, 2), ($6, $7, $5, false, 'k', 2, 2)`,
       [randomUUID(), owner, randomUUID(), member, orgId, randomUUID(), outsider],
     );
-    await sql.query(`INSERT INTO collections (uuid, org_uuid, name) VALUES ($1, $2, '2.c')`, [collectionId, orgId]);
+    await sql.query(`INSERT INTO collections (uuid, org_uuid, name) VALUES ($1, $2, '2.c')`, [
+      collectionId,
+      orgId,
+    ]);
     await sql.query(`INSERT INTO users_collections (user_uuid, collection_uuid) VALUES ($1, $2)`, [
       member,
       collectionId,
@@ -295,7 +299,9 @@ describe('the Vaultwarden bridge', () => {
        VALUES ($1, $2, $3, 9, '127.0.0.1', 'code', 'key', ${now})`,
       [request, owner, randomUUID()],
     );
-    await eventually(() => expect([ownerOnG1.count(15, request), ownerOnG2.count(15, request)]).toEqual([1, 1]));
+    await eventually(() =>
+      expect([ownerOnG1.count(15, request), ownerOnG2.count(15, request)]).toEqual([1, 1]),
+    );
     expect(ownerOnG1.about(request)[0]!.Payload).toMatchObject({ Id: request, UserId: owner });
 
     // The device that asked waits on the anonymous hub with the request id (on the other gateway).
@@ -305,7 +311,9 @@ describe('the Vaultwarden bridge', () => {
         `UPDATE auth_requests SET approved = true, enc_key = '2.k', response_date = ${now} WHERE uuid = $1`,
         [request],
       );
-      const approval = await waiting.next((invocation) => invocation.target === 'AuthRequestResponseRecieved');
+      const approval = await waiting.next(
+        (invocation) => invocation.target === 'AuthRequestResponseRecieved',
+      );
       expect(approval.args[0]).toMatchObject({ Type: 16, Payload: { Id: request, UserId: owner } });
     } finally {
       await waiting.stop();
@@ -340,9 +348,12 @@ describe('the Vaultwarden bridge', () => {
     await nats.stop();
     const during = await insertFolder(owner);
     // While NATS is away the change waits in the queue.
-    await eventually(async () => expect(await bridge.metric('herald_vaultwarden_batch_errors_total')).toBeGreaterThan(0), {
-      timeoutMs: 20_000,
-    });
+    await eventually(
+      async () => expect(await bridge.metric('herald_vaultwarden_batch_errors_total')).toBeGreaterThan(0),
+      {
+        timeoutMs: 20_000,
+      },
+    );
     const waiting = await sql.query<{ count: string }>(`SELECT count(*) FROM herald_bridge.changes`);
     expect(Number(waiting.rows[0]!.count)).toBe(1);
     await nats.start();

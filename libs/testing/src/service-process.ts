@@ -5,12 +5,7 @@ import { dirname, join } from 'node:path';
 import { WebSocket } from 'ws';
 
 export type HeraldApp =
-  | 'gateway'
-  | 'dispatcher'
-  | 'push-worker'
-  | 'heartbeat'
-  | 'vaultwarden-bridge'
-  | 'standalone';
+  'gateway' | 'dispatcher' | 'push-worker' | 'heartbeat' | 'vaultwarden-bridge' | 'standalone';
 
 const PORT_VARIABLE: Record<HeraldApp, string> = {
   gateway: 'HERALD_GATEWAY_PORT',

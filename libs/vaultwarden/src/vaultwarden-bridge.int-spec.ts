@@ -56,13 +56,12 @@ describe('VaultwardenBridgeModule', () => {
       }),
     );
     const events: AnyHeraldEvent[] = [];
-    await app.app.get<EventConsumer>(EVENT_CONSUMER).start(
-      { maxDeliver: 1, ackWaitMs: 5000, batch: 100 },
-      (message) => {
+    await app.app
+      .get<EventConsumer>(EVENT_CONSUMER)
+      .start({ maxDeliver: 1, ackWaitMs: 5000, batch: 100 }, (message) => {
         events.push(eventCodec.decode(message.data));
         return Promise.resolve({ kind: 'ack' });
-      },
-    );
+      });
     const queue = app.app.get(ChangeQueueConsumer);
     const bridge = { app, events, leader: () => queue.state.leader };
     running.push(bridge);
@@ -202,7 +201,14 @@ describe('VaultwardenBridgeModule', () => {
     expect(about(bridge, cipher)[2]).toMatchObject({
       type: PushType.SyncLoginDelete,
       recipients: {
-        users: [users.owner, users.admin, users.accessAll, users.viaAllGroup, users.direct, users.viaGroup].sort(),
+        users: [
+          users.owner,
+          users.admin,
+          users.accessAll,
+          users.viaAllGroup,
+          users.direct,
+          users.viaGroup,
+        ].sort(),
       },
     });
   });
@@ -211,9 +217,15 @@ describe('VaultwardenBridgeModule', () => {
     const bridge = await startBridge();
     const cipher = randomUUID();
     await insertCipher(cipher, { user: users.personal });
-    await sql.query(`UPDATE ciphers SET user_uuid = NULL, organization_uuid = $2 WHERE uuid = $1`, [cipher, org]);
+    await sql.query(`UPDATE ciphers SET user_uuid = NULL, organization_uuid = $2 WHERE uuid = $1`, [
+      cipher,
+      org,
+    ]);
     await eventually(() => expect(about(bridge, cipher)).toHaveLength(2));
-    expect(about(bridge, cipher)[0]).toMatchObject({ type: PushType.SyncCipherCreate, payload: { UserId: users.personal } });
+    expect(about(bridge, cipher)[0]).toMatchObject({
+      type: PushType.SyncCipherCreate,
+      payload: { UserId: users.personal },
+    });
     expect(about(bridge, cipher)[0]!.recipients).toBeUndefined();
     expect(about(bridge, cipher)[1]!.recipients!.users).toContain(users.personal);
   });
@@ -222,10 +234,10 @@ describe('VaultwardenBridgeModule', () => {
     const bridge = await startBridge();
     const cipher = randomUUID();
     await insertCipher(cipher, { org });
-    await sql.query(`INSERT INTO attachments (id, cipher_uuid, file_name, file_size) VALUES ($1, $2, 'f', 1)`, [
-      randomUUID(),
-      cipher,
-    ]);
+    await sql.query(
+      `INSERT INTO attachments (id, cipher_uuid, file_name, file_size) VALUES ($1, $2, 'f', 1)`,
+      [randomUUID(), cipher],
+    );
     await eventually(() => expect(about(bridge, cipher)).toHaveLength(2));
     expect(about(bridge, cipher)[1]).toMatchObject({
       type: PushType.SyncCipherUpdate,
@@ -331,13 +343,12 @@ describe('VaultwardenBridgeModule', () => {
       );
       const events: AnyHeraldEvent[] = [];
       try {
-        await app.app.get<EventConsumer>(EVENT_CONSUMER).start(
-          { maxDeliver: 1, ackWaitMs: 5000, batch: 100 },
-          (message) => {
+        await app.app
+          .get<EventConsumer>(EVENT_CONSUMER)
+          .start({ maxDeliver: 1, ackWaitMs: 5000, batch: 100 }, (message) => {
             events.push(eventCodec.decode(message.data));
             return Promise.resolve({ kind: 'ack' });
-          },
-        );
+          });
         // Vaultwarden's write (here as the tables' owner) is captured; the run role publishes it.
         const cipher = randomUUID();
         await insertCipher(cipher, { org });

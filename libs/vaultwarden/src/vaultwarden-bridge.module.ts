@@ -3,7 +3,11 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { MessagingModule, messagingOptionsFor, type MessagingOptions } from '@herald/messaging';
 import { componentLogger, type Logger, PlatformModule, ROOT_LOGGER } from '@herald/platform';
 
-import { type BridgeTimings, DEFAULT_TIMINGS, type VaultwardenBridgeConfig } from './config/vaultwarden-bridge.config';
+import {
+  type BridgeTimings,
+  DEFAULT_TIMINGS,
+  type VaultwardenBridgeConfig,
+} from './config/vaultwarden-bridge.config';
 import { ChangeQueueConsumer } from './consumers/change-queue.consumer';
 import { VaultwardenDatabase } from './repositories/vaultwarden-database.repository';
 import { BridgeHeartbeatService } from './services/bridge-heartbeat.service';

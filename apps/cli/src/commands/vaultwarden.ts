@@ -32,7 +32,10 @@ export const vaultwardenCommand: Command = {
     );
     const [action, ...extra] = positionals;
     if (action !== 'install' && action !== 'uninstall') {
-      throw new UsageError(action ? `unknown action "${action}"` : 'which action: install or uninstall?', USAGE);
+      throw new UsageError(
+        action ? `unknown action "${action}"` : 'which action: install or uninstall?',
+        USAGE,
+      );
     }
     if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`, USAGE);
     const sql = action === 'install' ? installSql() : uninstallSql();

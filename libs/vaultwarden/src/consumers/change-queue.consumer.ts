@@ -154,7 +154,10 @@ export class ChangeQueueConsumer implements OnApplicationBootstrap, OnModuleDest
     }
     if (unguarded.length === 0) return;
     this.metrics.triggerRepairs.inc();
-    this.logger.warn({ tables: unguarded }, 'capture triggers missing (a Vaultwarden migration?); reinstalling');
+    this.logger.warn(
+      { tables: unguarded },
+      'capture triggers missing (a Vaultwarden migration?); reinstalling',
+    );
     try {
       await this.database.install();
     } catch (error) {

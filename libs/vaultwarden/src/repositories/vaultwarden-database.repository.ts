@@ -170,10 +170,9 @@ export class VaultwardenDatabase {
     });
     try {
       await client.connect();
-      const { rows } = await client.query<{ locked: boolean }>(
-        'SELECT pg_try_advisory_lock($1) AS locked',
-        [LEADER_LOCK_KEY],
-      );
+      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [
+        LEADER_LOCK_KEY,
+      ]);
       this.reachable = true;
       if (rows[0]?.locked !== true) {
         released = true;

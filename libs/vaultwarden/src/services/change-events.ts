@@ -101,7 +101,8 @@ export function draftFor(change: CapturedChange): Draft | string {
         CollectionIds: null,
         RevisionDate: date(f.updated_at, change.createdAt),
       };
-      if (org) return { change, type: cipherType(change), payload, users: change.recipients ?? [], cipherId: id };
+      if (org)
+        return { change, type: cipherType(change), payload, users: change.recipients ?? [], cipherId: id };
       if (!user) return 'a cipher of neither a user nor an organization';
       return { change, type: cipherType(change), payload, cipherId: id };
     }
@@ -158,7 +159,8 @@ export function draftFor(change: CapturedChange): Draft | string {
     case 'sends': {
       const id = text(f.uuid);
       const user = text(f.user_uuid);
-      if (!id || !user) return `a ${change.table} row without uuid or user (organization sends are not notified)`;
+      if (!id || !user)
+        return `a ${change.table} row without uuid or user (organization sends are not notified)`;
       const revision = change.table === 'folders' ? f.updated_at : f.revision_date;
       return {
         change,
@@ -266,9 +268,9 @@ export function eventsForBatch(changes: readonly CapturedChange[], options: Even
         payload: draft.payload,
         contextId: null,
         acceptedAt: options.now,
-        ...(part ? { recipients: { users: part } } : {}),
         // draftFor built the payload Vaultwarden sends for this type.
-      } as unknown as BridgeEvent);
+        ...(part ? { recipients: { users: part } } : {}),
+      });
     });
   }
   for (const user of [...bulk].sort()) {
