@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect, headers as natsHeaders, type NatsConnection } from 'nats';
 
+import { eventCodec } from '@herald/contracts';
 import { HeraldPublisher } from '@herald/publisher';
 import {
   deleteNamespace,
@@ -196,6 +197,116 @@ describe('a vault event reaches a real SignalR client', () => {
     expect(typesOf(member)).toEqual([1, 5]);
   });
 
+  it('delivers an event with explicit recipients to exactly the listed users, payload unchanged', async () => {
+    // Vaultwarden-shaped: its tokens carry no organization claims, so an organization cipher is
+    // sent to each user with access, with UserId null and OrganizationId set.
+    const organizationId = randomUUID();
+    const [ownerId, memberId, outsiderId] = [randomUUID(), randomUUID(), randomUUID()];
+    const owner = await connectUser(ownerId, 'messagepack');
+    const member = await connectUser(memberId, 'json');
+    // Not listed, though its token names the organization: recipients replace the organization target.
+    const outsider = await connectUser(outsiderId, 'messagepack', { orguser: organizationId });
+    const cipherId = randomUUID();
+    await send({
+      type: 1,
+      payload: {
+        id: cipherId,
+        userId: null,
+        organizationId,
+        collectionIds: [randomUUID()],
+        revisionDate: new Date().toISOString(),
+      },
+      contextId: 'device-of-the-owner',
+      Recipients: { Users: [ownerId.toUpperCase(), memberId, ownerId] },
+    });
+    for (const client of [owner, member]) {
+      const invocation = await client.next((received) => received.target === 'ReceiveMessage');
+      expect(invocation.args[0]).toMatchObject({
+        Type: 1,
+        ContextId: 'device-of-the-owner',
+        Payload: { Id: cipherId, UserId: null, OrganizationId: organizationId },
+      });
+    }
+
+    // The same through @herald/publisher, to the member only.
+    const publisher = await HeraldPublisher.connect({ servers: TEST_NATS_URL, namespace });
+    try {
+      await publisher.syncCipherUpdate(
+        { Id: cipherId, UserId: null, OrganizationId: organizationId, RevisionDate: new Date() },
+        { recipients: { users: [memberId] } },
+      );
+    } finally {
+      await publisher.close();
+    }
+    await member.next((received) => (received.args[0] as { Type: number }).Type === 0);
+
+    await marker(outsider, outsiderId);
+    await marker(owner, ownerId);
+    await marker(member, memberId);
+    expect(typesOf(outsider)).toEqual([5]);
+    expect(typesOf(owner)).toEqual([1, 5]);
+    expect(typesOf(member)).toEqual([1, 0, 5]);
+  });
+
+  it('passes a type it does not know through to the user of Payload.UserId, unchanged', async () => {
+    const userId = randomUUID();
+    const otherUserId = randomUUID();
+    const client = await connectUser(userId, 'messagepack');
+    const jsonClient = await connectUser(userId, 'json');
+    const other = await connectUser(otherUserId, 'messagepack');
+    const payload = {
+      userId: userId.toUpperCase(),
+      RefreshApproverInbox: { pending: [1, 2], since: '2026-11-23T10:11:12Z' },
+      note: null,
+    };
+    await send({ type: 28, payload, contextId: 'device-a' });
+    for (const receiver of [client, jsonClient]) {
+      const invocation = await receiver.next((received) => received.target === 'ReceiveMessage');
+      // Every key as given (camelCase kept, nothing added), every value as given (no date, no lowercase).
+      expect(invocation.args[0]).toEqual({ ContextId: 'device-a', Type: 28, Payload: payload });
+    }
+    await marker(other, otherUserId);
+    await marker(client, userId);
+    expect(typesOf(other)).toEqual([5]);
+    expect(typesOf(client)).toEqual([28, 5]);
+  });
+
+  it('keeps LogOut’s Reason end to end', async () => {
+    const userId = randomUUID();
+    const client = await connectUser(userId, 'messagepack');
+    await send({ type: 11, payload: { userId, reason: 1 }, contextId: null });
+    const invocation = await client.next((received) => received.target === 'ReceiveMessage');
+    expect(invocation.args[0]).toEqual({ ContextId: null, Type: 11, Payload: { UserId: userId, Reason: 1 } });
+  });
+
+  it('dead-letters a type it does not know whose payload names nobody, with the reason', async () => {
+    const body = { type: 29, payload: { id: randomUUID(), targetUserId: randomUUID() }, contextId: null };
+    // Accepted (stored) like any event: only the dispatcher can tell it reaches nobody.
+    const idempotencyKey = randomUUID();
+    const response = await fetch(`${gateway.url}/send`, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json',
+        Authorization: `Bearer ${await issuer.internalToken()}`,
+        'Idempotency-Key': idempotencyKey,
+      },
+      body: JSON.stringify(body),
+    });
+    expect(response.status).toBe(200);
+    const manager = await nats.jetstreamManager();
+    const dead = await eventually(async () => {
+      const message = await manager.streams.getMessage(`${namespace}_DEAD`, {
+        last_by_subj: `${namespace}.dead.events`,
+      });
+      expect(eventCodec.decode(message.data).id).toBe(idempotencyKey);
+      return message;
+    });
+    expect(dead.header.get('Herald-Dead-Reason')).toBe(
+      'type 29 is unknown to Herald and its payload names neither UserId nor OrganizationId',
+    );
+    expect(dead.header.get('Herald-Original-Subject')).toBe(`${namespace}.events.29`);
+  });
+
   it('refuses a bad token before the upgrade, and keeps serving everyone else', async () => {
     const refusals = () =>
       gateway.logs.filter((line) => line.msg === 'upgrade refused' && line.status === 401).length;
@@ -237,9 +348,27 @@ describe('a vault event reaches a real SignalR client', () => {
     expect((await postSend(body, await issuer.userToken(randomUUID()))).status).toBe(403);
 
     const internal = await issuer.internalToken();
-    const unknownType = await postSend({ type: 99, payload: {} }, internal);
-    expect(unknownType.status).toBe(400);
-    expect(unknownType.text).toContain('unknown push type');
+    const outOfRange = await postSend({ type: 256, payload: {} }, internal);
+    expect(outOfRange.status).toBe(400);
+    expect(outOfRange.text).toContain('expected an integer from 0 to 255');
+    const userId = randomUUID();
+    const badRecipient = await postSend(
+      { type: 5, payload: { userId, date: new Date().toISOString() }, recipients: { users: [userId, 'x'] } },
+      internal,
+    );
+    expect(badRecipient.status).toBe(400);
+    expect(JSON.parse(badRecipient.text)).toMatchObject({ field: 'recipients.users[1]' });
+    const anonymousWithRecipients = await postSend(
+      { type: 16, payload: { id: randomUUID(), userId }, recipients: { users: [userId] } },
+      internal,
+    );
+    expect(anonymousWithRecipients.status).toBe(400);
+    expect(JSON.parse(anonymousWithRecipients.text)).toEqual({
+      error: 'invalid_request',
+      message:
+        'recipients: AuthRequestResponse is routed to the anonymous hub by its Id; recipients are not allowed',
+      field: 'recipients',
+    });
     const badField = await postSend(
       { type: 5, payload: { userId: 'nope', date: new Date().toISOString() } },
       internal,

@@ -97,11 +97,7 @@ export function parseSendRequest(body: unknown): SendRequest {
   const payload = normalizeAnyPayload(type, readKey(body, 'payload', 'payload'));
   const contextId = normalizeContextId(readKey(body, 'contextid', 'contextId'));
   const recipients = normalizeRecipients(readKey(body, 'recipients', 'recipients'), type);
-  // normalizePayload checked `payload` against the schema of this very `type`; TypeScript cannot
-  // correlate the two members of a union on its own.
-  return (
-    recipients ? { type, payload, contextId, recipients } : { type, payload, contextId }
-  ) as SendRequest;
+  return recipients ? { type, payload, contextId, recipients } : { type, payload, contextId };
 }
 
 /**

@@ -132,7 +132,8 @@ describe('parseSendRequest', () => {
       },
     };
     const request = parseSendRequest(base);
-    expect(request.type === PushType.PolicyChanged && request.payload.Policy).toMatchObject({
+    expect(request.type).toBe(PushType.PolicyChanged);
+    expect((request.payload as Record<string, unknown>).Policy).toMatchObject({
       Id: CIPHER_ID.toLowerCase(),
       Type: 1,
       Enabled: true,

@@ -142,7 +142,7 @@ function notificationTargets(payload: NotificationPayload): Target[] {
 
 /** The deliveries one event makes: the same message for every target group. */
 export function route(event: AnyHeraldEvent, eventSequence = 0): RoutedDelivery[] {
-  const anonymous = event.type === PushType.AuthRequestResponse;
+  const anonymous = event.type === (PushType.AuthRequestResponse as number);
   return targetsOf(event).map((target) => ({
     kind: target.kind,
     id: target.id,

@@ -172,6 +172,32 @@ export function describeBrokerContract(engine: Broker['engine'], target: BrokerU
         const { handled } = await consume(broker, ack);
         await eventually(() => expect(handled.map((entry) => entry.sequence)).toEqual([1, 2]));
       });
+
+      it('carries explicit recipients and a type it does not know unchanged, on that type’s subject', async () => {
+        const broker = await target.open();
+        const withRecipients: AnyHeraldEvent = {
+          ...sampleEvent(),
+          recipients: { users: [randomUUID(), randomUUID()] },
+        };
+        const unknownType: AnyHeraldEvent = {
+          id: randomUUID(),
+          type: 28,
+          payload: { userId: randomUUID().toUpperCase(), extra: { kept: [1, 'two', null] } },
+          contextId: null,
+          acceptedAt: new Date(1_000),
+        };
+        await appendAll(broker, [withRecipients, unknownType]);
+
+        const received: { event: AnyHeraldEvent; subject: string }[] = [];
+        const subscription = await broker.eventConsumer.start(FAST, (event) => {
+          received.push({ event: eventCodec.decode(event.data), subject: event.subject });
+          return Promise.resolve(ack());
+        });
+        running.push(subscription);
+        await eventually(() => expect(received).toHaveLength(2));
+        expect(received.map((entry) => entry.event)).toEqual([withRecipients, unknownType]);
+        expect(received[1]!.subject).toBe(`${namespaceOf(received[1]!.subject)}.events.28`);
+      });
     });
 
     describe('event consumer', () => {

@@ -101,6 +101,23 @@ describe('the relay API under hostile bodies', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
+  it('takes any push type 0-255 at /push/send, known to Herald or not, and refuses 256', async () => {
+    const send = (body: unknown) =>
+      fetch(`${service.url}/push/send`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const userId = '6f4ff0a4-5f5f-4c4b-9a55-2f1d3c0e8b11';
+    const unknown = await send({ type: 28, payload: { userId, inbox: { pending: 2 } }, userId });
+    expect(unknown.status).toBe(200);
+    const asText = await send({ type: 255, payload: JSON.stringify({ anything: true }), userId });
+    expect(asText.status).toBe(200);
+    const outOfRange = await send({ type: 256, payload: {}, userId });
+    expect(outOfRange.status).toBe(400);
+    expect(await outOfRange.json()).toMatchObject({ field: 'type' });
+  });
+
   it('answers every body with 2xx or 4xx, never 5xx', async () => {
     const statuses = new Map<number, number>();
     await fc.assert(
