@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import {
   ServiceProcess,
   TestIssuer,
   testNamespace,
+  WORKSPACE_ROOT,
 } from '@herald/testing';
 
 interface Message {
@@ -407,5 +409,72 @@ describe('the Vaultwarden bridge in the single process', () => {
     );
     await eventually(() => expect(device!.count(7, folder)).toBe(1));
     expect(await standalone.metric('herald_vaultwarden_leader')).toBe(1);
+  });
+});
+
+/** The operator's commands, as the built `herald` CLI runs them against a Vaultwarden database. */
+describe('herald vaultwarden install and uninstall', () => {
+  let database: Awaited<ReturnType<typeof createVaultwardenDatabase>> | undefined;
+
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  function herald(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+    const inherited = Object.fromEntries(
+      Object.entries(process.env).filter(([key]) => !key.startsWith('HERALD_')),
+    );
+    return spawnSync(
+      process.execPath,
+      [join(WORKSPACE_ROOT, 'dist', 'cli', 'apps', 'cli', 'src', 'main.js'), ...args],
+      {
+        env: inherited,
+        encoding: 'utf8',
+      },
+    );
+  }
+
+  it('installs the queue and triggers (twice over: idempotent), prints the SQL, and removes it all', async () => {
+    database = await createVaultwardenDatabase();
+    const { sql, url } = database;
+    const triggers = async () =>
+      Number(
+        (
+          await sql.query<{ count: string }>(
+            `SELECT count(*) FROM pg_trigger WHERE tgname = 'herald_bridge_capture'`,
+          )
+        ).rows[0]!.count,
+      );
+    for (let run = 0; run < 2; run += 1) {
+      const install = herald('vaultwarden', 'install', '--database-url', url);
+      expect({ status: install.status, stderr: install.stderr }).toEqual({ status: 0, stderr: '' });
+    }
+    expect(await triggers()).toBe(9);
+    const folder = randomUUID();
+    const user = randomUUID();
+    await sql.query(
+      `INSERT INTO users (uuid, created_at, updated_at, email, name, password_hash, salt,
+         password_iterations, akey, security_stamp)
+       VALUES ($1, now(), now(), $2, 'u', '\\x00', '\\x00', 1, 'k', 's')`,
+      [user, `${user}@vw.example`],
+    );
+    await sql.query(
+      `INSERT INTO folders (uuid, created_at, updated_at, user_uuid, name) VALUES ($1, now(), now(), $2, 'f')`,
+      [folder, user],
+    );
+    const queued = await sql.query<{ fields: { uuid: string } }>(`SELECT fields FROM herald_bridge.changes`);
+    expect(queued.rows.map((row) => row.fields.uuid)).toEqual([folder]);
+
+    const printed = herald('vaultwarden', 'install', '--print');
+    expect(printed.status).toBe(0);
+    expect(printed.stdout).toContain('CREATE OR REPLACE FUNCTION herald_bridge.capture()');
+
+    const uninstall = herald('vaultwarden', 'uninstall', '--database-url', url);
+    expect(uninstall.status).toBe(0);
+    expect(await triggers()).toBe(0);
+    const schema = await sql.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'herald_bridge'`);
+    expect(schema.rows).toEqual([]);
+    // Vaultwarden's writes go on as before.
+    await sql.query(`DELETE FROM folders WHERE uuid = $1`, [folder]);
   });
 });

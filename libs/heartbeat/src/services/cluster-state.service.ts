@@ -31,8 +31,8 @@ export interface ClusterInfo {
     deliveriesPerSecond: number;
   };
   push: Record<string, Record<string, number>>;
-  /** Live event source bridges (the Vaultwarden bridge), by id. */
-  bridges: (Omit<BridgeHeartbeat, 'startedAt' | 'at' | 'bridgeId'> & {
+  /** Live event source bridges (the Vaultwarden bridge), by id; absent from older services. */
+  bridges?: (Omit<BridgeHeartbeat, 'startedAt' | 'at' | 'bridgeId'> & {
     id: string;
     startedAt: string;
     lastBeatAt: string;

@@ -46,7 +46,15 @@ export class VaultwardenDatabase {
     private readonly url: string,
     private readonly logger: Logger,
   ) {
-    this.pool = new Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 5000 });
+    // keepAlive: a peer that vanished without a word is noticed; query_timeout: a query that hangs
+    // fails the batch (rolled back, retried) instead of stalling the bridge.
+    this.pool = new Pool({
+      connectionString: url,
+      max: 2,
+      connectionTimeoutMillis: 5000,
+      keepAlive: true,
+      query_timeout: 30_000,
+    });
     // An idle connection that breaks is dropped by the pool; the next query opens another.
     this.pool.on('error', (error) => {
       this.reachable = false;
@@ -155,7 +163,8 @@ export class VaultwardenDatabase {
    * notification; `onLost` once, when the connection (and with it the lock) is gone.
    */
   async lead(onChange: () => void, onLost: (error: Error) => void): Promise<LeaderSession | undefined> {
-    const client = new Client({ connectionString: this.url, connectionTimeoutMillis: 5000 });
+    // keepAlive: a leader whose connection silently died must learn it, as the server will.
+    const client = new Client({ connectionString: this.url, connectionTimeoutMillis: 5000, keepAlive: true });
     let released = false;
     const lost = (error: Error) => {
       if (released) return;
