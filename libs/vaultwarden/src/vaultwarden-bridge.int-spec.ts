@@ -279,6 +279,17 @@ describe('VaultwardenBridgeModule', () => {
       await sql.query(`ALTER TABLE users_organizations RENAME COLUMN member_type TO atype`);
     }
 
+    // A migration may drop a column the triggers read (here inside a transaction undone after).
+    await sql.query('BEGIN');
+    try {
+      await sql.query(`ALTER TABLE users DROP COLUMN security_stamp`);
+      await sql.query(`ALTER TABLE ciphers DROP COLUMN deleted_at`);
+      await sql.query(`UPDATE users SET name = 'renamed' WHERE uuid = $1`, [users.personal]);
+      await insertCipher(randomUUID(), { user: users.personal });
+    } finally {
+      await sql.query('ROLLBACK');
+    }
+
     // The queue itself is gone: Vaultwarden's writes still succeed (the change is not captured).
     await sql.query(`ALTER TABLE herald_bridge.changes RENAME TO changes_away`);
     try {

@@ -19,8 +19,13 @@ export const LEADER_LOCK_KEY = 7_214_339_001;
 /** Key of the transaction advisory lock that serialises concurrent installs. */
 const INSTALL_LOCK_KEY = 7_214_339_002;
 
-/** Vaultwarden's tables the bridge captures, and the statements it listens to on each. */
-export const CAPTURED_TABLES: readonly { table: string; events: string }[] = [
+/**
+ * Vaultwarden's tables the bridge captures, the statements it listens to on each, and a trigger
+ * condition where most updates matter not: Vaultwarden updates every affected user's row (its
+ * revision date) on each change, and only a new security stamp concerns the bridge. The condition
+ * reads the rows whole (to_jsonb), so it holds no dependency on a column Vaultwarden may drop.
+ */
+export const CAPTURED_TABLES: readonly { table: string; events: string; when?: string }[] = [
   { table: 'ciphers', events: 'INSERT OR UPDATE OR DELETE' },
   { table: 'ciphers_collections', events: 'INSERT OR DELETE' },
   { table: 'folders', events: 'INSERT OR UPDATE OR DELETE' },
@@ -29,7 +34,11 @@ export const CAPTURED_TABLES: readonly { table: string; events: string }[] = [
   { table: 'attachments', events: 'INSERT OR DELETE' },
   { table: 'sends', events: 'INSERT OR UPDATE OR DELETE' },
   { table: 'auth_requests', events: 'INSERT OR UPDATE' },
-  { table: 'users', events: 'UPDATE' },
+  {
+    table: 'users',
+    events: 'UPDATE',
+    when: "to_jsonb(OLD)->'security_stamp' IS DISTINCT FROM to_jsonb(NEW)->'security_stamp'",
+  },
 ];
 
 const S = BRIDGE_SCHEMA;
@@ -214,7 +223,9 @@ $fn$;`;
 
 /** Creates or repairs everything: safe to run any number of times, by several bridges at once. */
 export function installSql(): string {
-  const tables = CAPTURED_TABLES.map(({ table, events }) => `('${table}', '${events}')`).join(', ');
+  const tables = CAPTURED_TABLES.map(
+    ({ table, events, when }) => `('${table}', '${events}', ${when ? `$when$WHEN (${when})$when$` : "''"})`,
+  ).join(', ');
   return `BEGIN;
 SELECT pg_advisory_xact_lock(${INSTALL_LOCK_KEY});
 CREATE SCHEMA IF NOT EXISTS ${S};
@@ -248,14 +259,14 @@ BEGIN
   EXECUTE format('ALTER FUNCTION ${S}.capture() SET search_path = %I, pg_temp', current_schema());
   EXECUTE format('ALTER FUNCTION ${S}.cipher_recipients(text, text) SET search_path = %I, pg_temp', current_schema());
   EXECUTE format('ALTER FUNCTION ${S}.collection_recipients(text, text) SET search_path = %I, pg_temp', current_schema());
-  FOR t IN SELECT * FROM (VALUES ${tables}) AS captured(name, events) LOOP
+  FOR t IN SELECT * FROM (VALUES ${tables}) AS captured(name, events, condition) LOOP
     IF to_regclass(quote_ident(t.name)) IS NULL THEN
       RAISE WARNING 'herald bridge: table % not found; its changes are not captured', t.name;
       CONTINUE;
     END IF;
     EXECUTE format('DROP TRIGGER IF EXISTS ${TRIGGER_NAME} ON %I', t.name);
-    EXECUTE format('CREATE TRIGGER ${TRIGGER_NAME} AFTER %s ON %I FOR EACH ROW EXECUTE FUNCTION ${S}.capture()',
-      t.events, t.name);
+    EXECUTE format('CREATE TRIGGER ${TRIGGER_NAME} AFTER %s ON %I FOR EACH ROW %s EXECUTE FUNCTION ${S}.capture()',
+      t.events, t.name, t.condition);
   END LOOP;
 END
 $install$;
