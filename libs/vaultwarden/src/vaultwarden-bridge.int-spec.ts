@@ -376,6 +376,28 @@ describe('VaultwardenBridgeModule', () => {
     }
   });
 
+  it('refuses to start, saying what to run, as a role that may not install where nothing is installed', async () => {
+    const bare = await createVaultwardenDatabase();
+    const role = `herald_run_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+    await bare.sql.query(`CREATE ROLE ${role} LOGIN`);
+    try {
+      const url = new URL(bare.url);
+      url.username = role;
+      await expect(
+        listenOnLoopback(
+          VaultwardenBridgeModule.forRoot({
+            databaseUrl: url.toString(),
+            logger,
+            messaging: { engine: 'memory', namespace: 'vw' },
+          }),
+        ),
+      ).rejects.toThrow(/herald vaultwarden install --print \| psql/);
+    } finally {
+      await bare.drop();
+      await sql.query(`DROP ROLE ${role}`);
+    }
+  });
+
   it('lets one bridge of several work, and another take over when it stops', async () => {
     const first = await startBridge();
     await eventually(() => expect(first.leader()).toBe(true));

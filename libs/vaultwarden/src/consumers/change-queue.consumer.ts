@@ -58,8 +58,12 @@ export class ChangeQueueConsumer implements OnApplicationBootstrap, OnModuleDest
     try {
       await this.prepare();
     } catch (error) {
-      // A role that may not install, on a database where nobody did: the operator must act.
-      if (error instanceof InstallRefusedError) throw error;
+      // A role that may not install, on a database where nobody did: the operator must act. The
+      // boot fails, and no shutdown hook will run to close the connections.
+      if (error instanceof InstallRefusedError) {
+        await this.database.close();
+        throw error;
+      }
       this.logger.warn({ err: error }, 'Vaultwarden database not ready; trying again');
     }
     this.running = this.run();

@@ -26,7 +26,8 @@ export class BridgeHeartbeatService implements OnApplicationBootstrap, OnModuleD
 
   onApplicationBootstrap(): void {
     this.beat();
-    this.timer = setInterval(() => this.beat(), 5000);
+    // Unref'd: a boot that fails after this started (the bridge may not install) must still exit.
+    this.timer = setInterval(() => this.beat(), 5000).unref();
   }
 
   onModuleDestroy(): void {
