@@ -6,6 +6,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type Client } from 'pg';
+import { chromium } from 'playwright-core';
 
 import {
   createVaultwardenDatabase,
@@ -222,6 +223,26 @@ describe('the Vaultwarden bridge', () => {
       expect(info.bridges).toEqual([expect.objectContaining({ source: 'vaultwarden', leader: true })]);
     });
   });
+
+  it("shows on the heartbeat dashboard's page as a working event source", async () => {
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+    });
+    try {
+      const page = await browser.newPage();
+      const problems: string[] = [];
+      page.on('pageerror', (error) => problems.push(error.message));
+      await page.goto(`${heartbeat.url}/`);
+      const row = page.getByTestId('bridge-row');
+      await eventually(async () => expect(await row.count()).toBe(1), { timeoutMs: 20_000, intervalMs: 250 });
+      const cells = await row.locator('td').allTextContents();
+      expect(cells.slice(1, 3)).toEqual(['vaultwarden', 'working']);
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 45_000);
 
   it('sends a personal cipher create, update, soft delete and hard delete to both devices of its user, once each', async () => {
     const cipher = randomUUID();
