@@ -106,7 +106,9 @@ $fn$;`;
  * The trigger body. One row in `changes` per captured row change, with the fields the bridge needs
  * and, for organization items, the users who may see the item at the time of the change. A
  * failure to resolve recipients records them as NULL (the bridge resolves them when it publishes);
- * any other failure is a WARNING and the change is not captured: Vaultwarden's write always goes on.
+ * any other failure while reading is a WARNING and the change is not captured, as is a change
+ * while the queue table is missing: Vaultwarden's write goes on. The one statement not guarded is
+ * the insert into the bridge's own queue (see below).
  */
 const CAPTURE = `
 CREATE OR REPLACE FUNCTION ${S}.capture() RETURNS trigger
@@ -211,12 +213,20 @@ BEGIN
     ELSE
       RETURN NULL;
     END CASE;
-    INSERT INTO ${S}.changes (table_name, op, fields, recipients)
-      VALUES (TG_TABLE_NAME, TG_OP, fields, (SELECT array_agg(DISTINCT u) FROM unnest(recipients) u));
-    PERFORM pg_notify('${NOTIFY_CHANNEL}', '');
   EXCEPTION WHEN OTHERS THEN
     RAISE WARNING 'herald bridge: a change to % was not captured: %', TG_TABLE_NAME, SQLERRM;
+    RETURN NULL;
   END;
+  -- The write is outside the guarded block: a subtransaction that writes takes a transaction id
+  -- of its own, and an import of thousands of rows would overflow PostgreSQL's per-transaction
+  -- cache of them (64), slowing every concurrent snapshot. The guarded block above only reads.
+  IF to_regclass('${S}.changes') IS NULL THEN
+    RAISE WARNING 'herald bridge: %.changes is missing; a change to % was not captured', '${S}', TG_TABLE_NAME;
+    RETURN NULL;
+  END IF;
+  INSERT INTO ${S}.changes (table_name, op, fields, recipients)
+    VALUES (TG_TABLE_NAME, TG_OP, fields, (SELECT array_agg(DISTINCT u) FROM unnest(recipients) u));
+  PERFORM pg_notify('${NOTIFY_CHANNEL}', '');
   RETURN NULL;
 END
 $fn$;`;
