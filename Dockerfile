@@ -1,4 +1,5 @@
-# One image per service: docker build --build-arg APP=gateway (dispatcher, push-worker, heartbeat).
+# One image per service: docker build --build-arg APP=gateway (dispatcher, push-worker, heartbeat,
+# vaultwarden-bridge).
 # syntax=docker/dockerfile:1
 
 FROM node:20.20-bookworm-slim AS build

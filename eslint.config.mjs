@@ -98,7 +98,7 @@ export default tseslint.config(
   },
   {
     // The services and apps see the broker only through the port tokens of @herald/messaging.
-    files: ['apps/*/src/**/*.ts', 'libs/{gateway,dispatcher,push,heartbeat}/src/**/*.ts'],
+    files: ['apps/*/src/**/*.ts', 'libs/{gateway,dispatcher,push,heartbeat,vaultwarden}/src/**/*.ts'],
     // Tests (and their fixtures under testing/) may build an engine themselves.
     ignores: ['**/*.spec.ts', '**/*.int-spec.ts', '**/testing/**'],
     rules: {

@@ -13,6 +13,7 @@ import { gatewayConfigSchema } from '@herald/gateway';
 import { heartbeatConfigSchema } from '@herald/heartbeat';
 import { loadConfig, requireNatsUrl } from '@herald/platform';
 import { pushConfigSchema } from '@herald/push';
+import { vaultwardenBridgeConfigSchema } from '@herald/vaultwarden';
 /* eslint-enable @nx/enforce-module-boundaries */
 import { WORKSPACE_ROOT } from '@herald/testing';
 
@@ -119,6 +120,36 @@ describe('docker-compose.yml', () => {
         expect(service!.depends_on?.['nats']).toEqual({ condition: 'service_healthy' });
         expect(service!.healthcheck).toBeDefined();
       }
+    }
+  });
+
+  it('gives the Vaultwarden bridge (profile vaultwarden) its variables once its database is named', () => {
+    const database = {
+      HERALD_VAULTWARDEN_DATABASE_URL: 'postgres://vaultwarden:secret@vw-db:5432/vaultwarden',
+    };
+    for (const [label, config] of [
+      ['development', composeConfig(['docker-compose.yml'], database)],
+      [
+        'production',
+        composeConfig(['docker-compose.yml', 'docker-compose.prod.yml'], { ...PRODUCTION, ...database }),
+      ],
+    ] as const) {
+      const bridge = services(config.stdout)['vaultwarden-bridge'] as ComposeService & {
+        profiles?: string[];
+      };
+      expect({ label, profiles: bridge.profiles, app: bridge.build?.args?.['APP'] }).toEqual({
+        label,
+        profiles: ['vaultwarden'],
+        app: 'vaultwarden-bridge',
+      });
+      const env = Object.fromEntries(
+        Object.entries(bridge.environment ?? {}).map(([key, value]) => [key, value ?? '']),
+      );
+      const parsed = loadConfig(vaultwardenBridgeConfigSchema, env);
+      expect(parsed.HERALD_VAULTWARDEN_DATABASE_URL).toBe(database.HERALD_VAULTWARDEN_DATABASE_URL);
+      if (label === 'production') expect(parsed.HERALD_NATS_URL).toBe('nats://herald:nats-secret@nats:4222');
+      expect(bridge.depends_on?.['nats']).toEqual({ condition: 'service_healthy' });
+      expect(bridge.healthcheck).toBeDefined();
     }
   });
 

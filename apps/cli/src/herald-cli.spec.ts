@@ -190,6 +190,20 @@ describe('herald', () => {
           deliveriesPerSecond: 3.25,
         },
         push: { fcm: { sent: 4, failed: 1 } },
+        bridges: [
+          {
+            id: 'vw-1',
+            source: 'vaultwarden',
+            host: 'node-b',
+            version: '0.1.0',
+            leader: true,
+            pending: 3,
+            lagSeconds: 0.25,
+            published: 40,
+            startedAt: '2026-12-01T11:00:00Z',
+            lastBeatAt: '2026-12-01T12:00:08Z',
+          },
+        ],
         deadLetters: { events: 2 },
       },
       now,
@@ -198,5 +212,19 @@ describe('herald', () => {
     expect(text).toMatch(/gw-1\s+node-a\s+0\.1\.0\s+12\s+1\s+7\s+3\.3\s+0\s+4 s ago/);
     expect(text).toMatch(/fcm\s+1\s+4/);
     expect(text).toContain('dead letters: events 2');
+    expect(text).toMatch(/vw-1\s+vaultwarden\s+working\s+3\s+0\.3\s+40\s+2 s ago/);
+  });
+
+  it('prints the Vaultwarden bridge SQL, and asks for a database or an action it knows', async () => {
+    const printed = capture();
+    expect(await runCli(['vaultwarden', 'install', '--print'], printed)).toBe(0);
+    expect(printed.stdout).toContain('CREATE SCHEMA IF NOT EXISTS herald_bridge');
+    expect(printed.stdout).toContain('CREATE TRIGGER herald_bridge_capture AFTER');
+    const removal = capture();
+    expect(await runCli(['vaultwarden', 'uninstall', '--print'], removal)).toBe(0);
+    expect(removal.stdout).toContain('DROP SCHEMA IF EXISTS herald_bridge CASCADE');
+    const unknown = capture();
+    expect(await runCli(['vaultwarden', 'reinstall'], unknown)).toBe(2);
+    expect(unknown.stderr).toContain('unknown action "reinstall"');
   });
 });

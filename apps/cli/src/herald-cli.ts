@@ -4,6 +4,7 @@ import { installationCommand } from './commands/installation';
 import { publishCommand } from './commands/publish';
 import { statusCommand } from './commands/status';
 import { tokenCommand } from './commands/token';
+import { vaultwardenCommand } from './commands/vaultwarden';
 
 export const COMMANDS: readonly Command[] = [
   tokenCommand,
@@ -11,6 +12,7 @@ export const COMMANDS: readonly Command[] = [
   statusCommand,
   installationCommand,
   doctorCommand,
+  vaultwardenCommand,
 ];
 
 function overview(): string {

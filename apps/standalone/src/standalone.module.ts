@@ -17,6 +17,7 @@ import {
 } from '@herald/messaging';
 import { type Logger, PlatformModule, ROOT_LOGGER } from '@herald/platform';
 import { PushModule, pushConsumers } from '@herald/push';
+import { VaultwardenBridgeModule } from '@herald/vaultwarden';
 
 import { type StandaloneConfig } from './standalone.config';
 
@@ -41,7 +42,8 @@ export function standaloneMessaging(config: StandaloneConfig): MessagingOptions 
 }
 
 /**
- * All of Herald in one process: gateway, dispatcher, push worker and heartbeat share one platform
+ * All of Herald in one process: gateway, dispatcher, push worker and heartbeat (and the
+ * Vaultwarden bridge when HERALD_VAULTWARDEN_DATABASE_URL is set) share one platform
  * (logs, `/health`, `/metrics`), one broker and one HTTP port; the dashboard is under
  * `/dashboard/`. The dispatcher's and the push worker's consumers run on one broker transport.
  */
@@ -59,6 +61,15 @@ export class StandaloneModule {
         PushModule.forRoot({ config: config.push, logger, embedded: true }),
         HeartbeatModule.forRoot({ config: config.heartbeat, logger, embedded: true }),
         RouterModule.register([{ path: DASHBOARD_PATH, module: HeartbeatModule }]),
+        ...(config.vaultwardenDatabaseUrl
+          ? [
+              VaultwardenBridgeModule.forRoot({
+                databaseUrl: config.vaultwardenDatabaseUrl,
+                logger,
+                embedded: true,
+              }),
+            ]
+          : []),
       ],
       providers: [
         {

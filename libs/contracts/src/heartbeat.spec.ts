@@ -1,6 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 
-import { type GatewayHeartbeat, heartbeatCodec, type PushWorkerHeartbeat } from './heartbeat';
+import {
+  type BridgeHeartbeat,
+  type GatewayHeartbeat,
+  heartbeatCodec,
+  type PushWorkerHeartbeat,
+} from './heartbeat';
 import { ValidationError } from './validation.error';
 
 const gateway: GatewayHeartbeat = {
@@ -28,6 +33,19 @@ const worker: PushWorkerHeartbeat = {
   sends: { fcm: { sent: 3, failed: 1 } },
 };
 
+const bridge: BridgeHeartbeat = {
+  bridgeId: 'vw-1',
+  source: 'vaultwarden',
+  host: 'host-c',
+  version: '1.2.3',
+  startedAt: 1_714_000_000_000,
+  at: 1_714_000_005_000,
+  leader: true,
+  pending: 2,
+  lagSeconds: 0.5,
+  published: 10,
+};
+
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
 
 describe('heartbeatCodec', () => {
@@ -38,6 +56,10 @@ describe('heartbeatCodec', () => {
     expect(heartbeatCodec.decode(heartbeatCodec.encode({ kind: 'push-worker', beat: worker }))).toEqual({
       kind: 'push-worker',
       beat: worker,
+    });
+    expect(heartbeatCodec.decode(heartbeatCodec.encode({ kind: 'bridge', beat: bridge }))).toEqual({
+      kind: 'bridge',
+      beat: bridge,
     });
   });
 
@@ -52,5 +74,7 @@ describe('heartbeatCodec', () => {
       /sends.fcm.sent/,
     );
     expect(() => heartbeatCodec.decode(json({ ...worker, at: undefined }))).toThrow(/at/);
+    expect(() => heartbeatCodec.decode(json({ ...bridge, leader: 'yes' }))).toThrow(/leader/);
+    expect(() => heartbeatCodec.decode(json({ ...bridge, pending: null }))).toThrow(/pending/);
   });
 });

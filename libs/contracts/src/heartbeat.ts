@@ -42,9 +42,33 @@ export interface PushWorkerHeartbeat {
   sends: Record<string, Record<string, number>>;
 }
 
-/** One beat of either kind, as it travels on `<ns>.heartbeat.>`. */
+/**
+ * What every event source bridge (the Vaultwarden bridge) publishes on
+ * `<ns>.heartbeat.bridge.<bridgeId>` every 5 s. WIRE SHAPE.
+ */
+export interface BridgeHeartbeat {
+  bridgeId: string;
+  /** What it captures changes from, e.g. `vaultwarden`. */
+  source: string;
+  host: string;
+  version: string;
+  startedAt: number;
+  at: number;
+  /** This bridge is the one working (the others stand by). */
+  leader: boolean;
+  /** Captured changes waiting to be published, as of its last look. */
+  pending: number;
+  /** Age of the oldest waiting change, in seconds. */
+  lagSeconds: number;
+  /** Events it appended since start. */
+  published: number;
+}
+
+/** One beat of any kind, as it travels on `<ns>.heartbeat.>`. */
 export type Heartbeat =
-  { kind: 'gateway'; beat: GatewayHeartbeat } | { kind: 'push-worker'; beat: PushWorkerHeartbeat };
+  | { kind: 'gateway'; beat: GatewayHeartbeat }
+  | { kind: 'push-worker'; beat: PushWorkerHeartbeat }
+  | { kind: 'bridge'; beat: BridgeHeartbeat };
 
 const GATEWAY_NUMBERS = [
   'startedAt',
@@ -93,6 +117,14 @@ export function validatePushWorkerHeartbeat(value: unknown): PushWorkerHeartbeat
   return value as unknown as PushWorkerHeartbeat;
 }
 
+export function validateBridgeHeartbeat(value: unknown): BridgeHeartbeat {
+  if (!isPlainObject(value)) throw new ValidationError('', 'a bridge heartbeat must be a map');
+  requireStrings(value, ['bridgeId', 'source', 'host', 'version']);
+  requireNumbers(value, ['startedAt', 'at', 'pending', 'lagSeconds', 'published']);
+  if (typeof value.leader !== 'boolean') throw new ValidationError('leader', 'expected a boolean');
+  return value as unknown as BridgeHeartbeat;
+}
+
 /** Heartbeats stay JSON on the wire (deployed heartbeat services and dashboards read them so). */
 export const heartbeatCodec = {
   encode(heartbeat: Heartbeat): Uint8Array {
@@ -108,6 +140,9 @@ export const heartbeatCodec = {
     }
     if (isPlainObject(value) && 'workerId' in value) {
       return { kind: 'push-worker', beat: validatePushWorkerHeartbeat(value) };
+    }
+    if (isPlainObject(value) && 'bridgeId' in value) {
+      return { kind: 'bridge', beat: validateBridgeHeartbeat(value) };
     }
     return { kind: 'gateway', beat: validateGatewayHeartbeat(value) };
   },

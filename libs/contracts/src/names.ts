@@ -62,6 +62,8 @@ export function natsNames(namespace: string) {
       heartbeat: (gatewayId: string) => `${ns}.heartbeat.${token(gatewayId)}`,
       heartbeatAll: `${ns}.heartbeat.>`,
       pushHeartbeat: (workerId: string) => `${ns}.heartbeat.push.${token(workerId)}`,
+      /** An event source's beat (the Vaultwarden bridge). */
+      bridgeHeartbeat: (bridgeId: string) => `${ns}.heartbeat.bridge.${token(bridgeId)}`,
       disconnectUser: (userId: string) => `${ns}.control.disconnect.user.${token(userId)}`,
       /** Request/reply: "do you still hold this connection, and up to where did it receive?" */
       connectionQuery: (gatewayId: string) => `${ns}.control.connection.${token(gatewayId)}`,

@@ -14,3 +14,4 @@ export * from './tcp-proxy';
 export * from './dns-server';
 export * from './test-database';
 export * from './vault-api';
+export * from './vaultwarden/vaultwarden-database';

@@ -4,13 +4,15 @@ import { dirname, join } from 'node:path';
 
 import { WebSocket } from 'ws';
 
-export type HeraldApp = 'gateway' | 'dispatcher' | 'push-worker' | 'heartbeat' | 'standalone';
+export type HeraldApp =
+  'gateway' | 'dispatcher' | 'push-worker' | 'heartbeat' | 'vaultwarden-bridge' | 'standalone';
 
 const PORT_VARIABLE: Record<HeraldApp, string> = {
   gateway: 'HERALD_GATEWAY_PORT',
   dispatcher: 'HERALD_DISPATCHER_PORT',
   'push-worker': 'HERALD_PUSH_PORT',
   heartbeat: 'HERALD_HEARTBEAT_PORT',
+  'vaultwarden-bridge': 'HERALD_VAULTWARDEN_BRIDGE_PORT',
   standalone: 'HERALD_GATEWAY_PORT',
 };
 

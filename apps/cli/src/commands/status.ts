@@ -5,7 +5,8 @@ import { type Command, CommandError, parse, request, table, UsageError } from '.
 const USAGE = `herald status [--url URL] [--json]
 
 The cluster as the heartbeat service sees it: every gateway with its connections, users and
-deliveries per second, the totals, push outcomes per provider and dead letters.
+deliveries per second, the totals, push outcomes per provider, event source bridges (the
+Vaultwarden bridge) and dead letters.
 
 Options:
   --url URL   where the cluster view is: the single process's dashboard
@@ -67,6 +68,25 @@ export function renderStatus(info: ClusterInfo, now = Date.now()): string {
     );
   } else {
     lines.push('push: nothing sent yet', '');
+  }
+  // A heartbeat service older than the bridges' beats sends no `bridges`.
+  const bridges = info.bridges ?? [];
+  if (bridges.length > 0) {
+    lines.push(
+      table(
+        ['bridge', 'source', 'role', 'pending', 'lag s', 'published', 'last beat'],
+        bridges.map((bridge) => [
+          bridge.id,
+          bridge.source,
+          bridge.leader ? 'working' : 'standby',
+          String(bridge.pending),
+          String(round(bridge.lagSeconds)),
+          String(bridge.published),
+          `${Math.max(0, Math.round((now - Date.parse(bridge.lastBeatAt)) / 1000))} s ago`,
+        ]),
+      ),
+      '',
+    );
   }
   const dead = Object.entries(info.deadLetters).filter(([, count]) => count > 0);
   lines.push(

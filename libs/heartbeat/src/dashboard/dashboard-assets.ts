@@ -101,6 +101,23 @@ export const DASHBOARD_HTML = `<!doctype html>
           </table>
         </div>
       </section>
+      <section>
+        <h2>Event sources</h2>
+        <table data-testid="bridges">
+          <thead>
+            <tr>
+              <th>Bridge</th>
+              <th>Source</th>
+              <th>Role</th>
+              <th class="number">Pending</th>
+              <th class="number">Lag (s)</th>
+              <th class="number">Published</th>
+              <th>Version</th>
+            </tr>
+          </thead>
+          <tbody></tbody>
+        </table>
+      </section>
     </main>
   </body>
 </html>
@@ -454,12 +471,36 @@ export const DASHBOARD_JS = `(() => {
     );
   }
 
+  function renderBridges(bridges) {
+    const tbody = byTestId('bridges').tBodies[0];
+    if (bridges.length === 0) return emptyRow(tbody, 7, 'No event source bridge is beating.');
+    tbody.replaceChildren(
+      ...bridges.map((bridge) => {
+        const row = element('tr');
+        row.setAttribute('data-testid', 'bridge-row');
+        row.setAttribute('data-bridge-id', String(bridge.id));
+        const lag = number(bridge.lagSeconds);
+        row.append(
+          element('td', String(bridge.id)),
+          element('td', String(bridge.source)),
+          element('td', bridge.leader === true ? 'working' : 'standby'),
+          element('td', integer.format(number(bridge.pending)), 'number'),
+          element('td', decimal.format(lag), lag > 10 ? 'number attention' : 'number'),
+          element('td', integer.format(number(bridge.published)), 'number'),
+          element('td', String(bridge.version)),
+        );
+        return row;
+      }),
+    );
+  }
+
   function renderInfo(info) {
     const now = Date.parse(info.generatedAt);
     renderTotals(record(info.totals));
     renderGateways(Array.isArray(info.gateways) ? info.gateways : [], Number.isFinite(now) ? now : Date.now());
     renderPush(record(info.push));
     renderDeadLetters(record(info.deadLetters));
+    renderBridges(Array.isArray(info.bridges) ? info.bridges : []);
   }
 
   /** The smallest 1, 2 or 5 times a power of ten that is at least value. */

@@ -76,3 +76,35 @@ describe('ClusterStateService.info', () => {
     expect(asked.lists).toBe(2);
   });
 });
+
+describe('ClusterStateService bridges', () => {
+  it('lists the bridges that beat within 15 s, and forgets the others', async () => {
+    const { service } = counted();
+    const now = Date.now();
+    const beat = {
+      source: 'vaultwarden',
+      host: 'host-c',
+      version: 'test',
+      startedAt: now - 60_000,
+      leader: true,
+      pending: 1,
+      lagSeconds: 0.2,
+      published: 7,
+    };
+    service.record({ kind: 'bridge', beat: { ...beat, bridgeId: 'vw-live', at: now - 1000 } });
+    service.record({
+      kind: 'bridge',
+      beat: { ...beat, bridgeId: 'vw-gone', leader: false, at: now - 20_000 },
+    });
+    const info = await service.info(now);
+    expect(info.bridges).toEqual([
+      expect.objectContaining({
+        id: 'vw-live',
+        source: 'vaultwarden',
+        leader: true,
+        pending: 1,
+        published: 7,
+      }),
+    ]);
+  });
+});

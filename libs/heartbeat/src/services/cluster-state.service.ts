@@ -1,6 +1,11 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 
-import { type GatewayHeartbeat, type Heartbeat, type PushWorkerHeartbeat } from '@herald/contracts';
+import {
+  type BridgeHeartbeat,
+  type GatewayHeartbeat,
+  type Heartbeat,
+  type PushWorkerHeartbeat,
+} from '@herald/contracts';
 import {
   CLUSTER_SOURCE,
   type ClusterSource,
@@ -26,6 +31,12 @@ export interface ClusterInfo {
     deliveriesPerSecond: number;
   };
   push: Record<string, Record<string, number>>;
+  /** Live event source bridges (the Vaultwarden bridge), by id; absent from older services. */
+  bridges?: (Omit<BridgeHeartbeat, 'startedAt' | 'at' | 'bridgeId'> & {
+    id: string;
+    startedAt: string;
+    lastBeatAt: string;
+  })[];
   deadLetters: Partial<Record<DeadLetterSource, number>>;
 }
 
@@ -57,6 +68,7 @@ export class ClusterStateService implements OnApplicationBootstrap, OnModuleDest
     Map<string, { connections: number; deliveriesPerSecond: number }>
   >();
   private readonly pushWorkers = new Map<string, PushWorkerHeartbeat>();
+  private readonly bridges = new Map<string, BridgeHeartbeat>();
   /** The last reading of the cluster, shared by every caller within CLUSTER_VIEW_TTL_MS. */
   private view: { at: number; info: Promise<ClusterInfo> } | undefined;
   private stop: (() => Promise<void>) | undefined;
@@ -79,6 +91,10 @@ export class ClusterStateService implements OnApplicationBootstrap, OnModuleDest
   record(heartbeat: Heartbeat): void {
     if (heartbeat.kind === 'push-worker') {
       this.pushWorkers.set(heartbeat.beat.workerId, heartbeat.beat);
+      return;
+    }
+    if (heartbeat.kind === 'bridge') {
+      this.bridges.set(heartbeat.beat.bridgeId, heartbeat.beat);
       return;
     }
     const beat = heartbeat.beat;
@@ -131,6 +147,20 @@ export class ClusterStateService implements OnApplicationBootstrap, OnModuleDest
           target[outcome] = (target[outcome] ?? 0) + count;
       }
     }
+    const bridges: ClusterInfo['bridges'] = [];
+    for (const [id, beat] of [...this.bridges].sort(([left], [right]) => left.localeCompare(right))) {
+      if (now - beat.at >= GONE_AFTER_MS) {
+        this.bridges.delete(id);
+        continue;
+      }
+      const { bridgeId: _id, startedAt, at, ...rest } = beat;
+      bridges.push({
+        ...rest,
+        id,
+        startedAt: new Date(startedAt).toISOString(),
+        lastBeatAt: new Date(at).toISOString(),
+      });
+    }
     let deadLetters: ClusterInfo['deadLetters'] = {};
     try {
       deadLetters = await this.source.deadLetters();
@@ -149,6 +179,7 @@ export class ClusterStateService implements OnApplicationBootstrap, OnModuleDest
         deliveriesPerSecond: Math.round(sum((beat) => beat.deliveriesPerSecond) * 100) / 100,
       },
       push,
+      bridges,
       deadLetters,
     };
   }

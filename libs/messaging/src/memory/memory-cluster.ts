@@ -18,7 +18,9 @@ export class MemoryHeartbeatPublisher implements HeartbeatPublisher {
     const subject =
       heartbeat.kind === 'gateway'
         ? subjects.heartbeat(heartbeat.beat.gatewayId)
-        : subjects.pushHeartbeat(heartbeat.beat.workerId);
+        : heartbeat.kind === 'push-worker'
+          ? subjects.pushHeartbeat(heartbeat.beat.workerId)
+          : subjects.bridgeHeartbeat(heartbeat.beat.bridgeId);
     this.core.streams.heartbeats.append(subject, heartbeatCodec.encode(heartbeat));
     return Promise.resolve();
   }

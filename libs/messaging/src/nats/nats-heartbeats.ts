@@ -12,7 +12,9 @@ export class NatsHeartbeatPublisher implements HeartbeatPublisher {
     const subject =
       heartbeat.kind === 'gateway'
         ? subjects.heartbeat(heartbeat.beat.gatewayId)
-        : subjects.pushHeartbeat(heartbeat.beat.workerId);
+        : heartbeat.kind === 'push-worker'
+          ? subjects.pushHeartbeat(heartbeat.beat.workerId)
+          : subjects.bridgeHeartbeat(heartbeat.beat.bridgeId);
     // At most once: while the connection is closed the beat is dropped; the next one replaces it.
     if (!this.client.connection.isClosed()) {
       this.client.connection.publish(subject, heartbeatCodec.encode(heartbeat));
