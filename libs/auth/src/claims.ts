@@ -106,4 +106,3 @@ export function normalizeClaims(payload: JWTPayload): VerifiedClaims {
   }
   return Object.freeze(claims);
 }
-
