@@ -1,6 +1,7 @@
 export * from './bootstrap';
 export * from './config/environment';
 export * from './health/health.service';
+export * from './instance-id';
 export * from './logging/component-logger';
 export * from './logging/logger';
 export * from './network/client-address';

@@ -1,8 +1,6 @@
-import { hostname } from 'node:os';
-
 import { z } from 'zod';
 
-import { env } from '@herald/platform';
+import { env, processInstanceId } from '@herald/platform';
 
 export const gatewayConfigSchema = z
   .object({
@@ -16,11 +14,7 @@ export const gatewayConfigSchema = z
     HERALD_GATEWAY_ID: z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected 1-64 letters, digits, "_" or "-"')
-      .default(
-        `${hostname()
-          .replace(/[^A-Za-z0-9_-]/g, '-')
-          .slice(0, 40)}-${process.pid}`,
-      ),
+      .default(processInstanceId(false)),
     HERALD_JWT_PUBLIC_KEY: env.optionalString(),
     HERALD_JWT_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
     HERALD_JWT_AUTHORITY: z.url({ protocol: /^https?$/ }).optional(),

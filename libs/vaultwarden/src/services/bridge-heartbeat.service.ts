@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 
 import { type BridgeHeartbeat } from '@herald/contracts';
 import { HEARTBEAT_PUBLISHER, type HeartbeatPublisher } from '@herald/messaging';
-import { heraldVersion, InjectLogger, type Logger } from '@herald/platform';
+import { heraldVersion, InjectLogger, type Logger, processInstanceId } from '@herald/platform';
 
 import { ChangeQueueConsumer } from '../consumers/change-queue.consumer';
 
@@ -13,9 +12,7 @@ import { ChangeQueueConsumer } from '../consumers/change-queue.consumer';
 @Injectable()
 export class BridgeHeartbeatService implements OnApplicationBootstrap, OnModuleDestroy {
   private timer: NodeJS.Timeout | undefined;
-  private readonly bridgeId = `${hostname()
-    .replace(/[^A-Za-z0-9_-]/g, '-')
-    .slice(0, 40)}-${process.pid}-${randomBytes(2).toString('hex')}`;
+  private readonly bridgeId = processInstanceId();
   private readonly startedAt = Date.now();
 
   constructor(
