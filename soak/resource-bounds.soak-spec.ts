@@ -56,6 +56,7 @@ describe('resource bounds of one gateway (soak)', () => {
     return heap();
   };
   const connections = () => gateway.metric('herald_gateway_connections');
+  const presenceWrites = () => gateway.metric('herald_gateway_presence_writes_pending');
   /** CPU seconds the gateway process has used (user + system). */
   const cpu = () => gateway.metric('herald_process_process_cpu_seconds_total');
   const hubUrl = () => `${gateway.url.replace('http', 'ws')}/notifications/hub`;
@@ -176,7 +177,7 @@ describe('resource bounds of one gateway (soak)', () => {
     const rssReconnected = await rss();
     const end = await drop();
     // The closes' last presence writes settle first (they hold their connections until answered).
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await eventually(async () => expect(await presenceWrites()).toBe(0), { timeoutMs: 60_000 });
     const heapAfter = await retained();
     const rssAfter = await rss();
 

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { Gauge, Registry } from 'prom-client';
 
 import { PRESENCE_STORE, type PresenceStore } from '@herald/messaging';
 import { InjectLogger, type Logger } from '@herald/platform';
@@ -17,6 +18,7 @@ import { WatermarkService } from './watermark.service';
 @Injectable()
 export class PresenceRecorder {
   private draining = false;
+  private readonly pendingWrites: Gauge;
 
   constructor(
     private readonly replayState: ReplayState,
@@ -24,17 +26,26 @@ export class PresenceRecorder {
     @Inject(PRESENCE_STORE) private readonly presence: PresenceStore,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     @InjectLogger('PresenceRecorder') private readonly logger: Logger,
-  ) {}
+    metrics: Registry,
+  ) {
+    this.pendingWrites = new Gauge({
+      name: 'herald_gateway_presence_writes_pending',
+      help: 'Presence records being written (a connect or close waiting for the broker)',
+      registers: [metrics],
+    });
+  }
 
   connected(connection: DeviceConnection, sinceSequence: number): Promise<void> {
     const { userId, deviceIdentifier } = connection.identity;
-    return this.presence.markConnected(userId, deviceIdentifier, {
-      state: 'connected',
-      connectionId: connection.id,
-      gatewayId: this.config.HERALD_GATEWAY_ID,
-      sinceSequence,
-      at: Date.now(),
-    });
+    return this.counted(
+      this.presence.markConnected(userId, deviceIdentifier, {
+        state: 'connected',
+        connectionId: connection.id,
+        gatewayId: this.config.HERALD_GATEWAY_ID,
+        sinceSequence,
+        at: Date.now(),
+      }),
+    );
   }
 
   /** At close, unless the gateway is draining (the drain wrote the record already). */
@@ -82,12 +93,20 @@ export class PresenceRecorder {
 
   private disconnected(connection: DeviceConnection, resumeSequence: number): Promise<void> {
     const { userId, deviceIdentifier } = connection.identity;
-    return this.presence.markDisconnected(userId, deviceIdentifier, {
-      state: 'disconnected',
-      connectionId: connection.id,
-      gatewayId: this.config.HERALD_GATEWAY_ID,
-      resumeSequence,
-      at: Date.now(),
-    });
+    return this.counted(
+      this.presence.markDisconnected(userId, deviceIdentifier, {
+        state: 'disconnected',
+        connectionId: connection.id,
+        gatewayId: this.config.HERALD_GATEWAY_ID,
+        resumeSequence,
+        at: Date.now(),
+      }),
+    );
+  }
+
+  /** Counts a write while it is in flight (`herald_gateway_presence_writes_pending`). */
+  private counted(write: Promise<void>): Promise<void> {
+    this.pendingWrites.inc();
+    return write.finally(() => this.pendingWrites.dec());
   }
 }

@@ -121,7 +121,7 @@ export class GatewayCore {
       broker.control,
       broker.presence,
     );
-    const recorder = new PresenceRecorder(replayState, watermark, broker.presence, config, logger);
+    const recorder = new PresenceRecorder(replayState, watermark, broker.presence, config, logger, metrics);
     const sessions = new SessionsService(
       registry,
       replay,
