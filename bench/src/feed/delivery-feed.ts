@@ -23,7 +23,7 @@ import {
 import { TEST_NATS_URL } from '@herald/testing';
 
 import { type Group } from '../population';
-import { type Feed } from './feed';
+import { type Feed, InFlight } from './feed';
 
 /** Payload field with the feeder's send time (ms since the epoch, sub-millisecond): clients compute latency from it. */
 export const SENT_AT_FIELD = 'BenchSentAt';
@@ -67,12 +67,8 @@ export function benchDelivery(group: Group, sequence: number): Delivery {
  * that every server under test is fed the same NATS messages and the dispatcher is not measured.
  */
 export class DeliveryFeed implements Feed {
-  published = 0;
-  failed = 0;
-  private pending = 0;
   private sequence = 0;
-  private roomWaiters: (() => void)[] = [];
-  private lastError: string | undefined;
+  private readonly inFlight = new InFlight(MAX_PENDING_ACKS);
 
   private constructor(
     private readonly client: NatsClient,
@@ -103,33 +99,21 @@ export class DeliveryFeed implements Feed {
   }
 
   /** Sends one delivery; resolves at once unless too many acknowledgements are outstanding. */
+  get published(): number {
+    return this.inFlight.accepted;
+  }
+
   async publish(group: Group): Promise<void> {
-    while (this.pending >= MAX_PENDING_ACKS) {
-      await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
-    }
-    this.pending += 1;
+    await this.inFlight.acquire();
     this.sequence += 1;
-    this.publisher
-      .publish(group.kind, group.id, benchDelivery(group, this.sequence), nextTraceparent())
-      .then(
-        () => {
-          this.published += 1;
-        },
-        (error: unknown) => {
-          this.failed += 1;
-          this.lastError = error instanceof Error ? error.message : String(error);
-        },
-      )
-      .finally(() => {
-        this.pending -= 1;
-        this.roomWaiters.shift()?.();
-      });
+    this.inFlight.track(
+      this.publisher.publish(group.kind, group.id, benchDelivery(group, this.sequence), nextTraceparent()),
+    );
   }
 
   /** Waits for every acknowledgement; throws if any publish failed. */
-  async settle(): Promise<void> {
-    while (this.pending > 0) await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
-    if (this.failed > 0) throw new Error(`${this.failed} deliveries were not published: ${this.lastError}`);
+  settle(): Promise<void> {
+    return this.inFlight.settled('deliveries were not published');
   }
 
   async close(): Promise<void> {

@@ -20,9 +20,6 @@ export const EVENTS_IN_FLIGHT = EVENT_PUBLISHERS * 128;
  * The dispatcher routes them; `BenchSentAt` is the time the event was made, just before publishing.
  */
 export class EventFeed implements Feed {
-  published = 0;
-  failed = 0;
-  private lastError: string | undefined;
   private turn = 0;
   private readonly inFlight = new InFlight(EVENTS_IN_FLIGHT);
 
@@ -41,8 +38,8 @@ export class EventFeed implements Feed {
     await this.inFlight.acquire();
     const publisher = this.publishers[this.turn++ % this.publishers.length]!;
     const personal = group.kind === 'user';
-    publisher
-      .syncCipherUpdate(
+    this.inFlight.track(
+      publisher.syncCipherUpdate(
         {
           Id: randomUUID(),
           UserId: personal ? group.id : null,
@@ -52,22 +49,16 @@ export class EventFeed implements Feed {
           [SENT_AT_FIELD]: performance.timeOrigin + performance.now(),
         },
         { contextId: BENCH_CONTEXT_ID },
-      )
-      .then(
-        () => {
-          this.published += 1;
-        },
-        (error: unknown) => {
-          this.failed += 1;
-          this.lastError = error instanceof Error ? error.message : String(error);
-        },
-      )
-      .finally(() => this.inFlight.release());
+      ),
+    );
   }
 
-  async settle(): Promise<void> {
-    await this.inFlight.drained();
-    if (this.failed > 0) throw new Error(`${this.failed} events were not published: ${this.lastError}`);
+  get published(): number {
+    return this.inFlight.accepted;
+  }
+
+  settle(): Promise<void> {
+    return this.inFlight.settled('events were not published');
   }
 
   async close(): Promise<void> {

@@ -21,11 +21,15 @@ export interface Targets {
 }
 
 /**
- * At most `limit` operations in flight: `acquire` waits for room, `release` makes it. What every
- * feed uses to bound its acknowledgements or requests outstanding.
+ * At most `limit` operations in flight, and what became of them: `acquire` waits for room, `track`
+ * counts an operation once it settles (accepted when it resolves, refused when it rejects) and
+ * makes room. What every feed uses to bound its acknowledgements or requests outstanding.
  */
 export class InFlight {
   count = 0;
+  accepted = 0;
+  refused = 0;
+  private lastRefusal: string | undefined;
   private waiters: (() => void)[] = [];
 
   constructor(readonly limit: number) {}
@@ -35,16 +39,37 @@ export class InFlight {
     this.count += 1;
   }
 
-  release(): void {
-    this.count -= 1;
-    // Every waiter checks again: one woken drain() must not swallow an acquire()'s turn.
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const waiter of waiters) waiter();
+  /** Takes an operation started after `acquire`; never rejects (a refusal is counted). */
+  track(operation: Promise<unknown>): void {
+    operation
+      .then(
+        () => {
+          this.accepted += 1;
+        },
+        (error: unknown) => {
+          this.refused += 1;
+          this.lastRefusal = error instanceof Error ? error.message : String(error);
+        },
+      )
+      .finally(() => this.release());
   }
 
   /** Resolves once nothing is in flight. */
   async drained(): Promise<void> {
     while (this.count > 0) await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Resolves once nothing is in flight; throws if anything was refused, naming `what` it was. */
+  async settled(what: string): Promise<void> {
+    await this.drained();
+    if (this.refused > 0) throw new Error(`${this.refused} ${what}: ${this.lastRefusal}`);
+  }
+
+  private release(): void {
+    this.count -= 1;
+    // Every waiter checks again: one woken drain() must not swallow an acquire()'s turn.
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiters) waiter();
   }
 }

@@ -18,9 +18,6 @@ const REQUEST_TIMEOUT_MS = 30_000;
  * of `pipeline`. The payload carries `BenchSentAt`, the time the request was made.
  */
 export class SendFeed implements Feed {
-  published = 0;
-  failed = 0;
-  private lastError: string | undefined;
   private readonly inFlight = new InFlight(SEND_CONCURRENCY);
   private readonly agent = new Agent({ keepAlive: true, maxSockets: SEND_CONCURRENCY });
 
@@ -44,19 +41,19 @@ export class SendFeed implements Feed {
       },
       contextId: BENCH_CONTEXT_ID,
     });
-    this.post(body).then(
-      (status) => {
-        if (status === 200) this.published += 1;
-        else this.refused(`HTTP ${status}`);
-      },
-      (error: unknown) => this.refused(error instanceof Error ? error.message : String(error)),
+    this.inFlight.track(
+      this.post(body).then((status) => {
+        if (status !== 200) throw new Error(`HTTP ${status}`);
+      }),
     );
   }
 
-  async settle(): Promise<void> {
-    await this.inFlight.drained();
-    if (this.failed > 0)
-      throw new Error(`${this.failed} events were not accepted by /send: ${this.lastError}`);
+  get published(): number {
+    return this.inFlight.accepted;
+  }
+
+  settle(): Promise<void> {
+    return this.inFlight.settled('events were not accepted by /send');
   }
 
   async close(): Promise<void> {
@@ -64,12 +61,7 @@ export class SendFeed implements Feed {
     this.agent.destroy();
   }
 
-  private refused(reason: string): void {
-    this.failed += 1;
-    this.lastError = reason;
-  }
-
-  /** One POST; resolves with the status once the answer was read, and frees its place in flight. */
+  /** One POST; resolves with the status once the answer was read. */
   private post(body: string): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       const outgoing = request(
@@ -95,6 +87,6 @@ export class SendFeed implements Feed {
         outgoing.destroy(new Error(`no answer from /send in ${REQUEST_TIMEOUT_MS / 1000} s`)),
       );
       outgoing.end(body);
-    }).finally(() => this.inFlight.release());
+    });
   }
 }
