@@ -4,7 +4,9 @@ import {
   Events,
   type JetStreamClient,
   type JetStreamManager,
+  type JetStreamPublishOptions,
   type NatsConnection,
+  type PubAck,
 } from 'nats';
 import { type Logger } from 'pino';
 
@@ -82,6 +84,19 @@ export class NatsClient {
    */
   nextTurn(): Promise<void> {
     return this.turn.next();
+  }
+
+  /**
+   * A JetStream publish that waits for the turn: the deliveries, events and push jobs published
+   * in one turn leave in one socket write (the dispatcher made one write per event before).
+   */
+  async publish(
+    subject: string,
+    data: Uint8Array,
+    options: Partial<JetStreamPublishOptions>,
+  ): Promise<PubAck> {
+    await this.turn.next();
+    return this.jetstream.publish(subject, data, options);
   }
 
   get connected(): boolean {

@@ -13,9 +13,7 @@ export class NatsDeliveryPublisher implements DeliveryPublisher {
 
   async publish(kind: DeliveryKind, id: string, delivery: Delivery, traceparent?: string): Promise<void> {
     const subject = this.client.names.subjects.deliver(kind, id);
-    // The deliveries of every event routed in this turn leave in one socket write.
-    await this.client.nextTurn();
-    await this.client.jetstream.publish(subject, deliveryCodec.encode(delivery), {
+    await this.client.publish(subject, deliveryCodec.encode(delivery), {
       msgID: `${delivery.eventId}:${kind}:${id}:${delivery.clientType}`,
       headers: traceHeaders(traceparent),
       expect: { streamName: this.client.names.streams.deliveries },

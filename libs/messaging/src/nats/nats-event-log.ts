@@ -9,9 +9,7 @@ export class NatsEventLog implements EventLog {
   constructor(private readonly client: NatsClient) {}
 
   async append(event: AnyHeraldEvent, traceparent?: string): Promise<AppendResult> {
-    // The events of every request answered in this turn leave in one socket write.
-    await this.client.nextTurn();
-    const ack = await this.client.jetstream.publish(
+    const ack = await this.client.publish(
       this.client.names.subjects.event(event.type),
       eventCodec.encode(event),
       {

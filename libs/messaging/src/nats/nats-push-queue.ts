@@ -15,9 +15,7 @@ export class NatsPushQueue implements PushQueue {
   constructor(private readonly client: NatsClient) {}
 
   async publishJob(job: PushJob, traceparent?: string): Promise<void> {
-    // With the deliveries routed in the same turn: one socket write for all of them.
-    await this.client.nextTurn();
-    await this.client.jetstream.publish(this.client.names.subjects.pushJob, pushJobCodec.encode(job), {
+    await this.client.publish(this.client.names.subjects.pushJob, pushJobCodec.encode(job), {
       msgID: job.jobId,
       headers: traceHeaders(traceparent),
       expect: { streamName: this.client.names.streams.push },
@@ -25,19 +23,15 @@ export class NatsPushQueue implements PushQueue {
   }
 
   async publishDeviceJob(job: DevicePushJob, traceparent?: string): Promise<void> {
-    await this.client.jetstream.publish(
-      this.client.names.subjects.pushDevice,
-      devicePushJobCodec.encode(job),
-      {
-        msgID: job.jobId,
-        headers: traceHeaders(traceparent),
-        expect: { streamName: this.client.names.streams.push },
-      },
-    );
+    await this.client.publish(this.client.names.subjects.pushDevice, devicePushJobCodec.encode(job), {
+      msgID: job.jobId,
+      headers: traceHeaders(traceparent),
+      expect: { streamName: this.client.names.streams.push },
+    });
   }
 
   async publishRelayJob(job: RelayJob): Promise<void> {
-    await this.client.jetstream.publish(this.client.names.subjects.pushRelay, relayJobCodec.encode(job), {
+    await this.client.publish(this.client.names.subjects.pushRelay, relayJobCodec.encode(job), {
       msgID: job.jobId,
       expect: { streamName: this.client.names.streams.push },
     });
